@@ -1,0 +1,44 @@
+/**
+ * Every default of the configuration file, in one place. docs/configuration.md shows the same values;
+ * test/config-defaults.test.ts keeps the two in step.
+ */
+export const DEFAULTS = {
+  admin: {
+    listen: '127.0.0.1:9900',
+  },
+  state_dir: '.switchyard',
+  access_log: true,
+  frontend: {
+    mode: 'http',
+    timeouts: {
+      client: '30s', // idle time allowed while a client sends a request body or reads a response
+      http_request: '10s', // time allowed for a client to send the request line and headers
+      keep_alive: '10s', // idle time between two requests on one client connection
+    },
+    max_header_size: '16kb',
+    max_body_size: '0', // 0 = no limit
+    trust_request_id: false,
+  },
+  backend: {
+    balance: 'roundrobin',
+    hash_key: 'source',
+    retries: 2,
+    retry_on: ['conn-failure', 'empty-response'],
+    retry_buffer: '64kb', // request bodies up to this size are kept so that they can be replayed
+    queue_limit: 1000, // requests that may wait at once for a server of one backend
+    timeouts: {
+      connect: '3s',
+      server: '30s', // time to the first response byte, and idle time between response bytes
+      queue: '10s',
+    },
+    max_connections: 0, // per server; 0 = no limit
+    passive: {
+      consecutive_failures: 5,
+      eject_for: '10s',
+    },
+  },
+  server: {
+    weight: 1,
+    backup: false,
+  },
+} as const

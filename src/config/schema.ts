@@ -1,0 +1,164 @@
+/**
+ * The configuration file's schema (interface.md). Parsing with it yields normalised values: durations in
+ * milliseconds, sizes in bytes, addresses as host and port. Cross-references (a route naming a missing backend)
+ * are checked in validate-references.ts, so that they are reported even when other parts are invalid.
+ */
+import { z } from 'zod'
+import { parseHostPort, type HostPort } from './address.js'
+import { DEFAULTS } from './defaults.js'
+import { didYouMean } from './did-you-mean.js'
+import { parseDuration, parseSize } from './units.js'
+
+/** An object that rejects unknown keys, with a "did you mean" hint per key (one message line per key). */
+function strict<T extends z.ZodRawShape>(shape: T) {
+  const known = Object.keys(shape)
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => `unknown key '${key}'${didYouMean(key, known)}`).join('\n')
+        : undefined,
+  })
+}
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = typeof value === 'number' ? (value === 0 ? 0 : undefined) : parseDuration(value)
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `'${value}' is not a duration (write it like 500ms, 2s, 1m or 1h)` })
+    return z.NEVER
+  }
+  return ms
+})
+
+const size = z.union([z.string(), z.number().int().nonnegative()]).transform((value, ctx) => {
+  const bytes = typeof value === 'number' ? value : parseSize(value)
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: `'${value}' is not a size (write it like 512, 64kb or 1mb)` })
+    return z.NEVER
+  }
+  return bytes
+})
+
+function hostPort(defaultHost?: string) {
+  return z.union([z.string(), z.number().int()]).transform((value, ctx): HostPort => {
+    const parsed = parseHostPort(String(value), defaultHost === undefined ? {} : { defaultHost })
+    if (typeof parsed === 'string') {
+      ctx.addIssue({ code: 'custom', message: parsed })
+      return z.NEVER
+    }
+    return parsed
+  })
+}
+
+const listenList = z
+  .union([hostPort('0.0.0.0'), z.array(hostPort('0.0.0.0')).min(1, 'listen needs at least one address')])
+  .transform((value) => (Array.isArray(value) ? value : [value]))
+
+const name = z
+  .string()
+  .regex(/^[\p{L}\p{N}_.-]+$/u, 'names may use letters, digits, "_", "." and "-"')
+
+const routeSchema = strict({
+  match: strict({
+    host: z.string().min(1).optional(),
+    path_prefix: z.string().startsWith('/', 'path_prefix starts with /').optional(),
+    header: z.record(z.string().min(1), z.string()).optional(),
+  }).prefault({}),
+  backend: z.string(),
+})
+
+const frontendSchema = strict({
+  listen: listenList,
+  mode: z.enum(['http', 'tcp']).default(DEFAULTS.frontend.mode),
+  tls: strict({ cert: z.string(), key: z.string() }).optional(),
+  routes: z.array(routeSchema).default([]),
+  default_backend: z.string().optional(),
+  timeouts: strict({
+    client: duration.prefault(DEFAULTS.frontend.timeouts.client),
+    http_request: duration.prefault(DEFAULTS.frontend.timeouts.http_request),
+    keep_alive: duration.prefault(DEFAULTS.frontend.timeouts.keep_alive),
+  }).prefault({}),
+  max_header_size: size.prefault(DEFAULTS.frontend.max_header_size),
+  max_body_size: size.prefault(DEFAULTS.frontend.max_body_size),
+  trust_request_id: z.boolean().default(DEFAULTS.frontend.trust_request_id),
+})
+
+const serverSchema = strict({
+  address: hostPort(),
+  weight: z.number().int().min(0).max(256).default(DEFAULTS.server.weight),
+  backup: z.boolean().default(DEFAULTS.server.backup),
+  max_connections: z.number().int().nonnegative().optional(),
+})
+
+export const BALANCE_ALGORITHMS = ['roundrobin', 'leastconn', 'random', 'first', 'hash'] as const
+export const RETRY_CONDITIONS = ['conn-failure', 'empty-response', '502', '503', '504'] as const
+
+const hashKey = z.union([
+  z.enum(['source', 'uri']),
+  z.string().regex(/^(header|cookie):[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "hash_key is source, uri, header:NAME or cookie:NAME"),
+])
+
+const healthSchema = strict({
+  type: z.enum(['tcp', 'http', 'tls', 'exec', 'none']),
+  path: z.string().optional(),
+  method: z.string().optional(),
+  host: z.string().optional(),
+  expect_status: z.union([z.number().int(), z.string()]).optional(),
+  expect_body: z.string().optional(),
+  interval: duration.optional(),
+  fast_interval: duration.optional(),
+  down_interval: duration.optional(),
+  timeout: duration.optional(),
+  rise: z.number().int().min(1).optional(),
+  fall: z.number().int().min(1).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  command: z.string().optional(),
+  sni: z.string().optional(),
+  verify: z.boolean().optional(),
+})
+
+const backendSchema = strict({
+  balance: z.enum(BALANCE_ALGORITHMS).default(DEFAULTS.backend.balance),
+  hash_key: hashKey.default(DEFAULTS.backend.hash_key),
+  sticky: strict({ cookie: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid cookie name') }).optional(),
+  retries: z.number().int().min(0).max(10).default(DEFAULTS.backend.retries),
+  retry_on: z.array(z.union([z.enum(RETRY_CONDITIONS), z.number().int().transform(String).pipe(z.enum(RETRY_CONDITIONS))]))
+    .default([...DEFAULTS.backend.retry_on]),
+  retry_buffer: size.prefault(DEFAULTS.backend.retry_buffer),
+  queue_limit: z.number().int().min(0).default(DEFAULTS.backend.queue_limit),
+  timeouts: strict({
+    connect: duration.prefault(DEFAULTS.backend.timeouts.connect),
+    server: duration.prefault(DEFAULTS.backend.timeouts.server),
+    queue: duration.prefault(DEFAULTS.backend.timeouts.queue),
+  }).prefault({}),
+  max_connections: z.number().int().nonnegative().default(DEFAULTS.backend.max_connections),
+  health: healthSchema.optional(),
+  passive: strict({
+    consecutive_failures: z.number().int().min(1).default(DEFAULTS.backend.passive.consecutive_failures),
+    eject_for: duration.prefault(DEFAULTS.backend.passive.eject_for),
+  }).optional(),
+  slow_start: duration.optional(),
+  servers: z.record(name, serverSchema).default({}),
+})
+
+const adminSchema = strict({
+  listen: hostPort('127.0.0.1').prefault(DEFAULTS.admin.listen),
+  token: z.string().optional(),
+})
+
+export const configSchema = strict({
+  admin: adminSchema.optional(),
+  state_dir: z.string().min(1).default(DEFAULTS.state_dir),
+  access_log: z.boolean().default(DEFAULTS.access_log),
+  frontends: z.record(name, frontendSchema),
+  backends: z.record(name, backendSchema),
+  services: z.unknown().optional(),
+})
+
+export type Config = z.output<typeof configSchema>
+export type FrontendConfig = Config['frontends'][string]
+export type RouteConfig = FrontendConfig['routes'][number]
+export type BackendConfig = Config['backends'][string]
+export type ServerConfig = BackendConfig['servers'][string]
+export type HealthConfig = NonNullable<BackendConfig['health']>
+export type BalanceAlgorithm = (typeof BALANCE_ALGORITHMS)[number]
+export type RetryCondition = (typeof RETRY_CONDITIONS)[number]

@@ -1,0 +1,58 @@
+import type { ServerResponse } from 'node:http'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
+import { ERRORS, formatMessage, type ErrorCode, type ErrorParams } from '../errors.js'
+
+/**
+ * Error answers of the data plane (invariant 6): never empty; a short text body (JSON when the client asks
+ * for it) naming the code and the request id; the id is also in an X-Request-Id header.
+ */
+export function errorBody(code: ErrorCode, requestId: string, params: ErrorParams, json: boolean): string {
+  const status = ERRORS[code].status
+  const message = formatMessage(code, params)
+  if (json) return `${JSON.stringify({ error: { code, message, request_id: requestId } })}\n`
+  return `${status} ${STATUS_CODES[status] ?? 'Error'}: ${message} (${code}, request ${requestId})\n`
+}
+
+function wantsJson(accept: string | undefined): boolean {
+  return accept !== undefined && accept.includes('application/json')
+}
+
+export function sendError(
+  res: ServerResponse,
+  code: ErrorCode,
+  requestId: string,
+  params: ErrorParams = {},
+  options: { close?: boolean } = {},
+): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const json = wantsJson(res.req?.headers.accept)
+  const body = errorBody(code, requestId, params, json)
+  const headers: Record<string, string | number> = {
+    'content-type': json ? 'application/json' : 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'x-request-id': requestId,
+  }
+  if (options.close === true) headers.connection = 'close'
+  res.writeHead(ERRORS[code].status, headers)
+  res.end(body)
+}
+
+/** The same answer written on a raw socket (parse errors, upgrade requests), then the socket is closed. */
+export function writeRawError(socket: Socket, code: ErrorCode, requestId: string, params: ErrorParams = {}): void {
+  if (!socket.writable) {
+    socket.destroy()
+    return
+  }
+  const status = ERRORS[code].status
+  const body = errorBody(code, requestId, params, false)
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+      `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `cache-control: no-store\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+  )
+}

@@ -1,0 +1,14 @@
+import type { FrontendConfig } from '../config/schema.js'
+import type { Logger } from '../log.js'
+import type { AccessLog } from './access-log.js'
+
+/** What an exchange needs from the frontend that received its request. */
+export interface FrontendContext {
+  readonly name: string
+  readonly proto: 'http' | 'https'
+  readonly config: FrontendConfig
+  readonly accessLog: AccessLog | undefined
+  readonly log: Logger
+  /** True once a graceful stop began: responses then close their connection. */
+  readonly shuttingDown: boolean
+}

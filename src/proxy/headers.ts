@@ -1,0 +1,116 @@
+/**
+ * Header rewriting between client and server (RFC 9110 section 7.6.1): hop-by-hop headers, and every header
+ * named in Connection, never cross the balancer; X-Forwarded-For/-Proto/-Host and X-Request-Id are set.
+ * Headers are handled as flat [name, value, name, value, ...] arrays so duplicates keep their order.
+ */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+])
+
+/** Lower-case names listed in Connection headers (other than the hop-by-hop ones), or undefined if none. */
+function connectionListed(raw: readonly (string | Buffer)[]): Set<string> | undefined {
+  let listed: Set<string> | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = String(raw[i])
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue
+    for (const token of String(raw[i + 1]).split(',')) {
+      const t = token.trim().toLowerCase()
+      if (t !== '' && !HOP_BY_HOP.has(t)) (listed ??= new Set()).add(t)
+    }
+  }
+  return listed
+}
+
+export interface ForwardInfo {
+  readonly clientIp: string
+  readonly proto: 'http' | 'https'
+  readonly requestId: string
+  /** Keep Connection: upgrade and Upgrade (a tunnel request). */
+  readonly upgrade: boolean
+}
+
+/** Headers for the upstream request, from the client's raw headers. */
+export function upstreamRequestHeaders(raw: readonly string[], info: ForwardInfo): string[] {
+  const listed = connectionListed(raw)
+  const out: string[] = []
+  let forwardedFor: string | undefined
+  let host: string | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    const lower = name.toLowerCase()
+    const value = raw[i + 1]!
+    if (HOP_BY_HOP.has(lower)) {
+      if (info.upgrade && lower === 'upgrade') out.push(name, value)
+      continue
+    }
+    if (listed?.has(lower) === true) continue
+    switch (lower) {
+      case 'expect': // answered by the balancer itself (100-continue)
+      case 'x-request-id':
+      case 'x-forwarded-proto':
+      case 'x-forwarded-host':
+        continue
+      case 'x-forwarded-for':
+        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`
+        continue
+      case 'host':
+        host ??= value
+        break
+    }
+    out.push(name, value)
+  }
+  if (info.upgrade) out.push('connection', 'upgrade')
+  out.push(
+    'x-forwarded-for',
+    forwardedFor === undefined ? info.clientIp : `${forwardedFor}, ${info.clientIp}`,
+    'x-forwarded-proto',
+    info.proto,
+    'x-request-id',
+    info.requestId,
+  )
+  if (host !== undefined) out.push('x-forwarded-host', host)
+  return out
+}
+
+/**
+ * Headers for the client's response, from the server's raw headers (Buffers from undici). Content-Length is
+ * dropped when Transfer-Encoding was present (the framing is redone by the balancer).
+ */
+export function clientResponseHeaders(raw: readonly Buffer[]): string[] {
+  const listed = connectionListed(raw)
+  const out: string[] = []
+  let chunked = false
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1')
+    const lower = name.toLowerCase()
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'transfer-encoding') chunked = true
+      continue
+    }
+    if (listed?.has(lower) === true) continue
+    out.push(name, raw[i + 1]!.toString('latin1'))
+  }
+  if (chunked) {
+    for (let i = 0; i < out.length; i += 2) {
+      if (out[i]!.toLowerCase() === 'content-length') {
+        out.splice(i, 2)
+        i -= 2
+      }
+    }
+  }
+  return out
+}
+
+/** First value of a header in a flat raw list (case-insensitive), or undefined. */
+export function rawHeader(raw: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === lowerName) return raw[i + 1]
+  return undefined
+}

@@ -1,0 +1,315 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Dispatcher } from 'undici'
+import type { RetryCondition } from '../config/schema.js'
+import type { ErrorCode, ErrorParams } from '../errors.js'
+import type { Backend } from '../runtime/backend.js'
+import type { QueueWaiter } from '../runtime/request-queue.js'
+import type { Server } from '../runtime/server.js'
+import { sendError } from './error-response.js'
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
+import { hashKeyOf, stickyCookieValue } from './request-keys.js'
+import { BodyTooLargeError, readRequestBody, type RequestBody } from './request-body.js'
+import type { FrontendContext } from './frontend-context.js'
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
+
+/** Why an upstream attempt failed, as the retry policy and the error answer see it. */
+type Failure = 'conn-failure' | 'empty-response' | 'timeout' | 'protocol' | 'too-large' | 'client-gone' | 'retry-status' | 'other'
+
+class RetryStatusAbort extends Error {}
+
+/**
+ * One client request on its way through the balancer: body handling, server choice (sticky cookie, hash key
+ * or algorithm), the queue, upstream attempts and retries, and streaming the response back with backpressure.
+ * It is undici's dispatch handler for every attempt (one object per request, reused across retries).
+ */
+export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
+  private readonly ctx: FrontendContext
+  private readonly backend: Backend
+  private readonly req: IncomingMessage
+  private readonly res: ServerResponse
+  private readonly requestId: string
+  private readonly started: number
+
+  private body: RequestBody = { kind: 'none' }
+  private headers: string[] = []
+  private server: Server | undefined
+  /** The server of the latest attempt (kept for the access log). */
+  private lastServer: Server | undefined
+  /** The value of the backend's persistence cookie sent by the client, if any. */
+  private cookie: string | undefined
+  private tried: Set<Server> | undefined
+  private attempts = 0
+  private abortUpstream: ((err?: Error) => void) | undefined
+  private resumeUpstream: (() => void) | undefined
+  private responseStarted = false
+  private done = false
+  private queuedAt = 0
+  private queueDeadline = 0
+  private queueMs = 0
+  private woken = false
+  private upstreamStart = 0
+  private upstreamMs = -1
+  private status = 0
+  private bytesOut = 0
+  private setCookie = false
+  private errorCode: ErrorCode | undefined
+
+  constructor(ctx: FrontendContext, backend: Backend, req: IncomingMessage, res: ServerResponse, requestId: string, started: number) {
+    this.ctx = ctx
+    this.backend = backend
+    this.req = req
+    this.res = res
+    this.requestId = requestId
+    this.started = started
+    res.on('close', this.onClientClose)
+  }
+
+  start(): void {
+    const body = readRequestBody(this.req, this.backend.config.retry_buffer, this.ctx.config.max_body_size)
+    if (body instanceof Promise) body.then(this.onBody, () => this.fail('SY_ERR_BAD_REQUEST', { reason: 'unreadable body' }))
+    else this.onBody(body)
+  }
+
+  private readonly onBody = (body: RequestBody): void => {
+    if (this.done) return
+    if (body.kind === 'too-large') return this.fail('SY_ERR_BODY_TOO_LARGE', { limit: this.ctx.config.max_body_size }, true)
+    if (body.kind === 'aborted') return this.finishClientGone()
+    this.body = body
+    if (this.backend.config.sticky !== undefined) this.cookie = stickyCookieValue(this.backend.config.sticky.cookie, this.req)
+    this.headers = upstreamRequestHeaders(this.req.rawHeaders, {
+      clientIp: this.req.socket.remoteAddress ?? '',
+      proto: this.ctx.proto,
+      requestId: this.requestId,
+      upgrade: false,
+    })
+    this.attempt()
+  }
+
+  private attempt(): void {
+    if (this.done) return
+    // Requests already waiting go first: a new request joins the queue behind them.
+    const server = this.woken || this.backend.queue.length === 0 ? this.pickServer() : undefined
+    if (server === undefined) return this.enqueue()
+    this.dispatchTo(server)
+  }
+
+  private pickServer(): Server | undefined {
+    if (this.cookie !== undefined) {
+      const sticky = this.backend.serverForCookie(this.cookie)
+      if (sticky !== undefined && this.tried?.has(sticky) !== true) return sticky
+    }
+    const key = this.backend.config.balance === 'hash' ? hashKeyOf(this.backend.config.hash_key, this.req) : undefined
+    return this.backend.pick(key, this.tried)
+  }
+
+  private enqueue(): void {
+    const now = Date.now()
+    if (this.queueDeadline === 0) {
+      this.queuedAt = now
+      this.queueDeadline = now + this.backend.queue.timeoutMs
+    }
+    if (!this.backend.queue.push(this, this.queueDeadline, this.woken)) {
+      this.fail('SY_ERR_QUEUE_FULL', { backend: this.backend.name })
+    }
+  }
+
+  wake(): void {
+    if (this.done) return
+    this.woken = true
+    // A server that failed earlier and has come back may be tried again.
+    this.tried = undefined
+    this.attempt()
+  }
+
+  expire(): void {
+    if (this.done) return
+    this.fail('SY_ERR_NO_SERVER', { backend: this.backend.name })
+  }
+
+  private dispatchTo(server: Server): void {
+    if (this.queuedAt > 0) this.queueMs = Date.now() - this.queuedAt
+    this.attempts++
+    this.server = server
+    this.lastServer = server
+    server.begin()
+    this.upstreamStart = performance.now()
+    this.setCookie = this.backend.config.sticky !== undefined && this.cookie !== server.cookieValue
+    const body = this.body.kind === 'buffered' || this.body.kind === 'stream' ? this.body.data : null
+    server.pool.dispatch({ path: this.req.url ?? '/', method: this.req.method ?? 'GET', headers: this.headers, body }, this)
+  }
+
+  // ---- undici's dispatch handler ----
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort
+    if (this.done) abort()
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.done) return false
+    this.upstreamMs = performance.now() - this.upstreamStart
+    if (statusCode >= 500 && this.canRetry(String(statusCode) as RetryCondition, true)) {
+      this.abortUpstream?.(new RetryStatusAbort())
+      return false
+    }
+    const headers = clientResponseHeaders(rawHeaders)
+    if (this.setCookie) headers.push('set-cookie', `${this.backend.config.sticky!.cookie}=${this.server!.cookieValue}; Path=/; HttpOnly; SameSite=Lax`)
+    if (this.ctx.shuttingDown) headers.push('connection', 'close')
+    this.status = statusCode
+    this.responseStarted = true
+    this.resumeUpstream = resume
+    this.res.writeHead(statusCode, statusText, headers)
+    return true
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.bytesOut += chunk.length
+    if (this.res.write(chunk)) return true
+    this.res.once('drain', this.onClientDrain)
+    return false
+  }
+
+  onComplete(): void {
+    this.releaseServer()
+    this.done = true
+    this.res.end()
+    this.logAccess()
+  }
+
+  onError(err: Error): void {
+    const server = this.releaseServer()
+    if (this.done) return
+    if (this.responseStarted) {
+      // Part of the response is already with the client: the only honest signal left is to cut it.
+      this.done = true
+      this.errorCode = classify(err) === 'timeout' ? 'SY_ERR_UPSTREAM_TIMEOUT' : 'SY_ERR_UPSTREAM_RESET'
+      this.res.destroy()
+      this.logAccess()
+      return
+    }
+    const failure = err instanceof RetryStatusAbort ? 'retry-status' : classify(err)
+    if (failure === 'conn-failure' && server !== undefined) server.markDown((err as NodeJS.ErrnoException).code ?? err.message)
+    if (failure === 'retry-status' || ((failure === 'conn-failure' || failure === 'empty-response') && this.canRetry(failure, false))) {
+      this.backend.retriesTotal++
+      if (server !== undefined) (this.tried ??= new Set()).add(server)
+      this.woken = false
+      return this.attempt()
+    }
+    switch (failure) {
+      case 'too-large':
+        return this.fail('SY_ERR_BODY_TOO_LARGE', { limit: this.ctx.config.max_body_size }, true)
+      case 'client-gone':
+        return this.finishClientGone()
+      case 'timeout':
+        return this.fail('SY_ERR_UPSTREAM_TIMEOUT')
+      case 'protocol':
+        return this.fail('SY_ERR_UPSTREAM_PROTOCOL')
+      case 'conn-failure':
+        return this.fail('SY_ERR_UPSTREAM_CONNECT', { backend: this.backend.name })
+      default:
+        return this.fail('SY_ERR_UPSTREAM_RESET')
+    }
+  }
+
+  // ---- helpers ----
+
+  /** Retry is allowed by configuration, attempts remain, and the request can be sent again as it was. */
+  private canRetry(condition: RetryCondition, statusBased: boolean): boolean {
+    if (!this.backend.retryOn.has(condition)) return false
+    if (this.attempts > this.backend.config.retries) return false
+    if (this.body.kind === 'stream') return false
+    return !statusBased || IDEMPOTENT.has(this.req.method ?? '')
+  }
+
+  private releaseServer(): Server | undefined {
+    const server = this.server
+    if (server !== undefined) {
+      this.server = undefined
+      this.abortUpstream = undefined
+      server.end()
+    }
+    return server
+  }
+
+  private fail(code: ErrorCode, params: ErrorParams = {}, close = false): void {
+    if (this.done) return
+    this.done = true
+    this.errorCode = code
+    this.backend.queue.remove(this)
+    sendError(this.res, code, this.requestId, params, { close: close || this.ctx.shuttingDown })
+    this.status = this.res.statusCode
+    this.logAccess()
+  }
+
+  private finishClientGone(): void {
+    if (this.done) return
+    this.done = true
+    this.errorCode = undefined
+    this.logAccess()
+  }
+
+  private readonly onClientDrain = (): void => {
+    this.resumeUpstream?.()
+  }
+
+  private readonly onClientClose = (): void => {
+    if (this.res.writableFinished) return
+    // The client went away first: stop the upstream transfer and give the slot back.
+    this.backend.queue.remove(this)
+    const abort = this.abortUpstream
+    if (!this.done) {
+      this.done = true
+      this.status = this.responseStarted ? this.status : 499
+      this.logAccess()
+    }
+    if (abort !== undefined) abort()
+    else if (this.body.kind === 'stream') this.body.data.destroy()
+  }
+
+  private logAccess(): void {
+    this.ctx.accessLog?.write({
+      frontend: this.ctx.name,
+      backend: this.backend.name,
+      server: this.lastServer?.name,
+      client: this.req.socket.remoteAddress ?? '',
+      method: this.req.method ?? '',
+      path: this.req.url ?? '',
+      status: this.status,
+      bytes: this.bytesOut,
+      bytesIn: this.body.kind === 'buffered' ? this.body.data.length : Number(this.req.headers['content-length'] ?? 0),
+      durationMs: performance.now() - this.started,
+      queueMs: this.queueMs,
+      upstreamMs: this.upstreamMs,
+      retries: Math.max(0, this.attempts - 1),
+      requestId: this.requestId,
+      error: this.errorCode,
+    })
+  }
+}
+
+/** Maps undici's and the socket layer's errors to what the retry policy distinguishes. */
+function classify(err: Error): Failure {
+  if (err instanceof BodyTooLargeError) return 'too-large'
+  const code = (err as NodeJS.ErrnoException).code
+  switch (code) {
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'conn-failure'
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_SOCKET':
+      return 'empty-response'
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return 'timeout'
+    case 'UND_ERR_ABORTED':
+    case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
+      return 'client-gone'
+  }
+  if (code?.startsWith('HPE_') === true || err.name === 'HTTPParserError') return 'protocol'
+  return 'other'
+}

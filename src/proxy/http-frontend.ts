@@ -1,0 +1,203 @@
+import http from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { HostPort } from '../config/address.js'
+import type { FrontendConfig } from '../config/schema.js'
+import { SwitchyardError, type ErrorCode } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { Runtime } from '../runtime/runtime.js'
+import type { AccessLog } from './access-log.js'
+import { sendError, writeRawError } from './error-response.js'
+import type { FrontendContext } from './frontend-context.js'
+import { HttpExchange } from './http-exchange.js'
+import { isAcceptableRequestId, nextRequestId } from './request-id.js'
+import { Router } from './router.js'
+import { UpgradeTunnel } from './upgrade-tunnel.js'
+
+/** The response a socket is currently answering (to tell "waiting for the server" from "idle client"). */
+const kResponse = Symbol('switchyard.response')
+type TrackedSocket = Socket & { [kResponse]?: http.ServerResponse | undefined }
+
+/**
+ * An HTTP frontend: its listeners (one per address), request ids, routing, and the hand-over of each request
+ * to an HttpExchange (or an UpgradeTunnel). Also answers malformed requests itself, and stops gracefully.
+ */
+export class HttpFrontend implements FrontendContext {
+  readonly name: string
+  readonly proto = 'http' as const
+  readonly config: FrontendConfig
+  readonly accessLog: AccessLog | undefined
+  readonly log: Logger
+  shuttingDown = false
+
+  private router: Router
+  private readonly servers: http.Server[] = []
+  private readonly tunnels = new Set<UpgradeTunnel>()
+  private inFlight = 0
+  private onIdle: (() => void) | undefined
+
+  constructor(name: string, config: FrontendConfig, runtime: Runtime, options: { accessLog: AccessLog | undefined; log: Logger }) {
+    this.name = name
+    this.config = config
+    this.accessLog = options.accessLog
+    this.log = options.log
+    this.router = new Router(config, runtime.backends)
+  }
+
+  async listen(): Promise<void> {
+    for (const address of this.config.listen) this.servers.push(await this.bind(address))
+  }
+
+  /** Bound addresses (ports resolved when port 0 was asked for). */
+  addresses(): HostPort[] {
+    return this.servers.map((s) => {
+      const a = s.address() as AddressInfo
+      return { host: a.address, port: a.port }
+    })
+  }
+
+  private bind(address: HostPort): Promise<http.Server> {
+    const t = this.config.timeouts
+    const server = http.createServer({
+      maxHeaderSize: this.config.max_header_size,
+      keepAliveTimeout: t.keep_alive,
+      headersTimeout: t.http_request,
+      // Whole-request time is not limited (long uploads are fine); idleness is, through `timeout` below.
+      requestTimeout: 0,
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(t.http_request / 4))),
+      requireHostHeader: false,
+      noDelay: true,
+    })
+    server.timeout = t.client
+    server.on('request', this.onRequest)
+    server.on('upgrade', this.onUpgrade)
+    server.on('clientError', this.onClientError)
+    server.on('timeout', onSocketTimeout)
+    return new Promise((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const text = `${address.host}:${address.port}`
+        reject(new SwitchyardError('SY_ERR_LISTEN', { address: text, reason: err.code ?? err.message }, { cause: err }))
+      })
+      server.listen({ host: address.host, port: address.port }, () => {
+        server.removeAllListeners('error')
+        server.on('error', (err) => this.log.error({ event: 'frontend.error', frontend: this.name, err }, 'listener error'))
+        resolve(server)
+      })
+    })
+  }
+
+  /** A reload swaps in routes to the next runtime's backends; listeners and connections stay. */
+  useRuntime(runtime: Runtime): void {
+    this.router = new Router(this.config, runtime.backends)
+  }
+
+  private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const started = performance.now()
+    this.inFlight++
+    const socket = req.socket as TrackedSocket
+    socket[kResponse] = res
+    res.once('close', () => {
+      if (socket[kResponse] === res) socket[kResponse] = undefined
+      this.requestDone()
+    })
+    const requestId = this.requestIdOf(req)
+    try {
+      if (req.headers.host === undefined && req.httpVersionMinor === 1) {
+        return sendError(res, 'SY_ERR_BAD_REQUEST', requestId, { reason: 'missing Host header' }, { close: true })
+      }
+      const backend = this.router.route(req.headers.host, req.url ?? '/', req.headers)
+      if (backend === undefined) return this.answerDirect(req, res, 'SY_ERR_NO_ROUTE', requestId, started)
+      new HttpExchange(this, backend, req, res, requestId, started).start()
+    } catch (err) {
+      // A defect must cost one request, not the process.
+      this.log.error({ event: 'request.internal_error', frontend: this.name, request_id: requestId, err }, 'internal error')
+      sendError(res, 'SY_ERR_INTERNAL', requestId, { reason: 'unexpected failure' }, { close: true })
+    }
+  }
+
+  private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const requestId = this.requestIdOf(req)
+    const backend = this.router.route(req.headers.host, req.url ?? '/', req.headers)
+    if (backend === undefined || this.shuttingDown) {
+      return writeRawError(socket as Socket, backend === undefined ? 'SY_ERR_NO_ROUTE' : 'SY_ERR_SHUTTING_DOWN', requestId)
+    }
+    const tunnel = new UpgradeTunnel(this, backend, req, socket as Socket, head, requestId)
+    this.tunnels.add(tunnel)
+    this.inFlight++
+    tunnel.onClose(() => {
+      this.tunnels.delete(tunnel)
+      this.requestDone()
+    })
+    tunnel.start()
+  }
+
+  private readonly onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    if (err.code === 'ECONNRESET' || !socket.writable || (socket as TrackedSocket)[kResponse]?.headersSent === true) {
+      socket.destroy()
+      return
+    }
+    let code: ErrorCode = 'SY_ERR_BAD_REQUEST'
+    if (err.code === 'HPE_HEADER_OVERFLOW') code = 'SY_ERR_HEADERS_TOO_LARGE'
+    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT') code = 'SY_ERR_REQUEST_TIMEOUT'
+    const reason = (err as { reason?: string }).reason ?? err.code ?? 'malformed request'
+    writeRawError(socket as Socket, code, nextRequestId(), { reason })
+  }
+
+  private requestIdOf(req: http.IncomingMessage): string {
+    if (this.config.trust_request_id) {
+      const sent = req.headers['x-request-id']
+      if (typeof sent === 'string' && isAcceptableRequestId(sent)) return sent
+    }
+    return nextRequestId()
+  }
+
+  private answerDirect(req: http.IncomingMessage, res: http.ServerResponse, code: ErrorCode, requestId: string, started: number): void {
+    // Any body the client sent is read and dropped so that the connection can be reused.
+    req.resume()
+    sendError(res, code, requestId, {}, { close: this.shuttingDown })
+    this.accessLog?.write({
+      frontend: this.name, backend: undefined, server: undefined, client: req.socket.remoteAddress ?? '',
+      method: req.method ?? '', path: req.url ?? '', status: res.statusCode, bytes: 0, bytesIn: 0,
+      durationMs: performance.now() - started, queueMs: 0, upstreamMs: -1, retries: 0, requestId, error: code,
+    })
+  }
+
+  private requestDone(): void {
+    this.inFlight--
+    if (this.inFlight === 0) this.onIdle?.()
+  }
+
+  get activeRequests(): number {
+    return this.inFlight
+  }
+
+  /**
+   * Graceful stop: listeners stop accepting, idle keep-alive connections close, requests in flight finish
+   * (their responses carry Connection: close) for up to `graceMs`; then whatever is left is cut.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.shuttingDown = true
+    const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))
+    for (const s of this.servers) s.closeIdleConnections()
+    for (const tunnel of this.tunnels) tunnel.closeGracefully()
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs)
+        this.onIdle = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    }
+    for (const s of this.servers) s.closeAllConnections()
+    for (const tunnel of this.tunnels) tunnel.destroy()
+    await Promise.all(closed)
+  }
+}
+
+function onSocketTimeout(socket: Socket): void {
+  // Waiting for the server's answer is not client idleness: the server timeout governs that.
+  const res = (socket as TrackedSocket)[kResponse]
+  if (res !== undefined && !res.headersSent) return
+  socket.destroy()
+}

@@ -32,6 +32,13 @@ export const ERRORS = {
 
   // Admin API
   SY_ERR_NOT_FOUND: { status: 404, message: 'no such endpoint: {method} {path}' },
+  SY_ERR_METHOD_NOT_ALLOWED: { status: 405, message: '{method} is not allowed on {path}' },
+  SY_ERR_UNAUTHORIZED: { status: 401, message: 'a valid bearer token is required for this action' },
+  SY_ERR_INVALID_BODY: { status: 400, message: 'invalid request body: {reason}' },
+  SY_ERR_UNKNOWN_BACKEND: { status: 404, message: "no backend named '{backend}'" },
+  SY_ERR_UNKNOWN_SERVER: { status: 404, message: "no server named '{server}' in backend '{backend}'" },
+  SY_ERR_SERVER_EXISTS: { status: 409, message: "backend '{backend}' already has a server named '{server}'" },
+  SY_ERR_ADMIN_UNREACHABLE: { status: 502, message: 'cannot reach the balancer at {url}: {reason}' },
 
   // Process
   SY_ERR_LISTEN: { status: 500, message: 'cannot listen on {address}: {reason}' },

@@ -1,42 +1,71 @@
+import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { AdminServer } from './admin/admin-server.js'
-import { formatHostPort, type HostPort } from './config/address.js'
+import type { BalancerControl, DrainOutcome, NewServer, ServerChange, ServerView, StateView } from './admin/balancer-control.js'
+import { buildServerView, buildStateView } from './admin/state-view.js'
+import { formatHostPort, parseHostPort, type HostPort } from './config/address.js'
 import { DEFAULTS } from './config/defaults.js'
-import { parseHostPort } from './config/address.js'
+import { loadConfigFile } from './config/load-config.js'
 import type { Config } from './config/schema.js'
+import { SwitchyardError } from './errors.js'
 import { silentLogger, type Logger } from './log.js'
 import { AccessLog } from './proxy/access-log.js'
 import { HttpFrontend } from './proxy/http-frontend.js'
+import type { Backend } from './runtime/backend.js'
 import { Runtime } from './runtime/runtime.js'
+import { emptyRuntimeState, runtimeStateSchema, serverKey, type RuntimeState } from './runtime/runtime-state.js'
+import type { AdminState, Server } from './runtime/server.js'
+import { StateFile } from './runtime/state-file.js'
 
 export interface LoadBalancerOptions {
   /** The balancer's own log (default: silent, for library use). */
   readonly log?: Logger
+  /** The file the configuration came from: `reload()` reads it again; `state_dir` is relative to its folder. */
+  readonly configFile?: string
 }
 
+/** How long a server removed by a reload may take to finish its requests before its pool is closed. */
+const REMOVED_SERVER_DRAIN_MS = 30_000
+
 /**
- * A running balancer: the runtime built from a configuration snapshot, the frontends' listeners and the admin
- * listener. `start` resolves once every listener is bound; `stop` is the graceful stop.
+ * A running balancer: the runtime built from a configuration snapshot and the runtime state, the frontends'
+ * listeners and the admin listener. It is the admin side's BalancerControl: every change goes through here,
+ * is persisted atomically (invariant 7), and survives reloads (invariant 5).
  */
-export class LoadBalancer {
-  readonly config: Config
-  readonly runtime: Runtime
-  readonly frontends: ReadonlyMap<string, HttpFrontend>
-  private readonly admin = new AdminServer()
+export class LoadBalancer implements BalancerControl {
+  config: Config
+  runtime: Runtime
+  readonly frontends = new Map<string, HttpFrontend>()
+  private readonly admin: AdminServer
   private adminAddress: HostPort | undefined
   private readonly log: Logger
+  private readonly accessLog: AccessLog | undefined
+  private readonly configFile: string | undefined
+  private readonly stateFile: StateFile<RuntimeState>
+  private runtimeState: RuntimeState
+  private reloading: Promise<void> = Promise.resolve()
 
-  private constructor(config: Config, log: Logger) {
+  private constructor(config: Config, log: Logger, configFile: string | undefined, stateFile: StateFile<RuntimeState>, state: RuntimeState) {
     this.config = config
     this.log = log
-    this.runtime = new Runtime(config, log)
-    const accessLog = config.access_log ? new AccessLog(log) : undefined
-    this.frontends = new Map(
-      Object.entries(config.frontends).map(([name, fe]) => [name, new HttpFrontend(name, fe, this.runtime, { accessLog, log })]),
-    )
+    this.configFile = configFile
+    this.stateFile = stateFile
+    this.runtimeState = state
+    this.runtime = new Runtime(config, log, state)
+    this.accessLog = config.access_log ? new AccessLog(log) : undefined
+    for (const [name, fe] of Object.entries(config.frontends)) {
+      this.frontends.set(name, new HttpFrontend(name, fe, this.runtime, { accessLog: this.accessLog, log }))
+    }
+    this.admin = new AdminServer({ control: this, token: config.admin?.token })
   }
 
   static async start(config: Config, options: LoadBalancerOptions = {}): Promise<LoadBalancer> {
-    const lb = new LoadBalancer(config, options.log ?? silentLogger())
+    const log = options.log ?? silentLogger()
+    const stateFile = new StateFile<RuntimeState>(join(stateDir(config, options.configFile), 'runtime-state.json'), {
+      validate: (data) => runtimeStateSchema.parse(data),
+      onProblem: (message) => log.warn({ event: 'state.problem' }, message),
+    })
+    const state = (await stateFile.load()) ?? emptyRuntimeState()
+    const lb = new LoadBalancer(config, log, options.configFile, stateFile, state)
     try {
       lb.adminAddress = await lb.admin.listen(config.admin?.listen ?? (parseHostPort(DEFAULTS.admin.listen) as HostPort))
       for (const frontend of lb.frontends.values()) await frontend.listen()
@@ -65,6 +94,167 @@ export class LoadBalancer {
     return this.adminAddress
   }
 
+  // ---- BalancerControl ----
+
+  state(): StateView {
+    return buildStateView(this.frontends.values(), this.runtime.backends.values())
+  }
+
+  server(backend: string, server: string): ServerView {
+    const b = this.backendNamed(backend)
+    return buildServerView(b, this.serverIn(b, server))
+  }
+
+  changeServer(backend: string, server: string, change: ServerChange): ServerView {
+    const b = this.backendNamed(backend)
+    const s = this.serverIn(b, server)
+    if (change.admin !== undefined && !['ready', 'drain', 'maint'].includes(change.admin)) {
+      throw new SwitchyardError('SY_ERR_INVALID_BODY', { reason: `admin must be ready, drain or maint, not '${String(change.admin)}'` })
+    }
+    if (change.weight !== undefined && !(Number.isInteger(change.weight) && change.weight >= 0 && change.weight <= 256)) {
+      throw new SwitchyardError('SY_ERR_INVALID_BODY', { reason: 'weight must be an integer from 0 to 256' })
+    }
+    const key = serverKey(backend, server)
+    const override = { ...this.runtimeState.servers[key] }
+    if (change.admin !== undefined) {
+      b.setAdmin(s, change.admin)
+      override.admin = change.admin
+    }
+    if (change.weight !== undefined) {
+      b.setWeight(s, change.weight)
+      override.weight = change.weight
+    }
+    this.persist({ ...this.runtimeState, servers: { ...this.runtimeState.servers, [key]: override } })
+    return buildServerView(b, s)
+  }
+
+  async waitDrained(backend: string, server: string, timeoutMs: number): Promise<DrainOutcome> {
+    const s = this.serverIn(this.backendNamed(backend), server)
+    return drainOutcome(s, timeoutMs)
+  }
+
+  addServer(backend: string, spec: NewServer): ServerView {
+    const b = this.backendNamed(backend)
+    if (!/^[\p{L}\p{N}_.-]+$/u.test(spec.name)) {
+      throw new SwitchyardError('SY_ERR_INVALID_BODY', { reason: 'names may use letters, digits, "_", "." and "-"' })
+    }
+    if (b.serverNamed(spec.name) !== undefined) throw new SwitchyardError('SY_ERR_SERVER_EXISTS', { backend, server: spec.name })
+    const address = parseHostPort(spec.address)
+    if (typeof address === 'string') throw new SwitchyardError('SY_ERR_INVALID_BODY', { reason: address })
+    const weight = spec.weight ?? DEFAULTS.server.weight
+    const created = b.createServer(spec.name, { address, weight, backup: spec.backup ?? false, max_connections: spec.max_connections })
+    b.addServers([created])
+    const key = serverKey(backend, spec.name)
+    this.persist({
+      ...this.runtimeState,
+      added: { ...this.runtimeState.added, [key]: { address: spec.address, weight, backup: spec.backup ?? false, max_connections: spec.max_connections } },
+      removed: this.runtimeState.removed.filter((k) => k !== key),
+    })
+    this.log.info({ event: 'server.added', backend, server: spec.name, address: spec.address }, `server ${created} added`)
+    return buildServerView(b, created)
+  }
+
+  async removeServer(backend: string, server: string, timeoutMs: number): Promise<DrainOutcome> {
+    const b = this.backendNamed(backend)
+    const s = this.serverIn(b, server)
+    const key = serverKey(backend, server)
+    const { [key]: _added, ...added } = this.runtimeState.added
+    const { [key]: _override, ...servers } = this.runtimeState.servers
+    const inFile = this.config.backends[backend]?.servers[server] !== undefined
+    this.persist({ servers, added, removed: inFile ? [...new Set([...this.runtimeState.removed, key])] : this.runtimeState.removed })
+    b.detachServer(s)
+    s.setAdmin('drain')
+    this.log.info({ event: 'server.removed', backend, server }, `server ${s} removed; draining`)
+    const outcome = await drainOutcome(s, timeoutMs)
+    await s.close()
+    return outcome
+  }
+
+  /** Re-reads the configuration file. A bad file changes nothing and the error says why. */
+  reload(): Promise<void> {
+    const run = this.reloading.then(async () => {
+      if (this.configFile === undefined) throw new SwitchyardError('SY_ERR_CONFIG_READ', { file: '(none)', reason: 'the balancer was started without a file' })
+      const next = await loadConfigFile(this.configFile)
+      await this.applyConfig(next)
+    })
+    this.reloading = run.catch(() => undefined)
+    return run
+  }
+
+  /**
+   * Swaps in a new configuration: listeners are kept (or opened/closed when frontends change), unchanged
+   * servers keep health, counters and pools, queued requests move to the new backends, removed servers drain.
+   */
+  async applyConfig(next: Config): Promise<void> {
+    const previous = this.runtime
+    const state = this.stateForReload(this.config, next)
+    const runtime = new Runtime(next, this.log, state, previous)
+    // New listeners first: if one cannot bind, nothing has changed yet.
+    const opened = new Map<string, HttpFrontend>()
+    try {
+      for (const [name, fe] of Object.entries(next.frontends)) {
+        const current = this.frontends.get(name)
+        if (current !== undefined && sameListen(current.config.listen, fe.listen)) continue
+        const frontend = new HttpFrontend(name, fe, runtime, { accessLog: this.accessLog, log: this.log })
+        await frontend.listen()
+        opened.set(name, frontend)
+      }
+    } catch (err) {
+      await Promise.all([...opened.values()].map((fe) => fe.close(0)))
+      runtime.retire()
+      throw err
+    }
+    for (const [name, fe] of Object.entries(next.frontends)) this.frontends.get(name)?.useConfig(fe, runtime)
+    this.runtime = runtime
+    this.config = next
+    for (const [name, backend] of runtime.backends) {
+      const old = previous.backends.get(name)
+      if (old !== undefined) backend.queue.adopt(old.queue, (waiter) => (waiter as { rebind?: (b: Backend) => void }).rebind?.(backend))
+    }
+    for (const [name, frontend] of [...this.frontends]) {
+      const replacement = opened.get(name)
+      if (replacement === undefined && next.frontends[name] !== undefined) continue
+      this.frontends.delete(name)
+      void frontend.close(REMOVED_SERVER_DRAIN_MS)
+    }
+    for (const [name, frontend] of opened) this.frontends.set(name, frontend)
+    previous.retire()
+    for (const backend of previous.backends.values()) if (!runtime.backends.has(backend.name)) backend.queue.expireAll()
+    const leftBehind = runtime.leftBehind(previous)
+    for (const server of leftBehind) void drainOutcome(server, REMOVED_SERVER_DRAIN_MS).then(() => server.close())
+    this.persist(state)
+    this.log.info({ event: 'reloaded', removed_servers: leftBehind.map(String) }, 'configuration reloaded')
+  }
+
+  /** Runtime overrides of weights that the new file changes are dropped: an edited file wins. */
+  private stateForReload(before: Config, after: Config): RuntimeState {
+    const servers: RuntimeState['servers'] = {}
+    for (const [key, override] of Object.entries(this.runtimeState.servers)) {
+      const [backend, server] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)]
+      const oldWeight = before.backends[backend]?.servers[server]?.weight
+      const newWeight = after.backends[backend]?.servers[server]?.weight
+      servers[key] = oldWeight !== newWeight ? { admin: override.admin } : override
+    }
+    return { ...this.runtimeState, servers }
+  }
+
+  private persist(state: RuntimeState): void {
+    this.runtimeState = state
+    this.stateFile.save(state).catch((err: unknown) => this.log.error({ event: 'state.save_failed', err }, 'could not save the runtime state'))
+  }
+
+  private backendNamed(name: string): Backend {
+    const backend = this.runtime.backends.get(name)
+    if (backend === undefined) throw new SwitchyardError('SY_ERR_UNKNOWN_BACKEND', { backend: name })
+    return backend
+  }
+
+  private serverIn(backend: Backend, name: string): Server {
+    const server = backend.serverNamed(name)
+    if (server === undefined) throw new SwitchyardError('SY_ERR_UNKNOWN_SERVER', { backend: backend.name, server: name })
+    return server
+  }
+
   /**
    * Graceful stop: stop accepting, let requests in flight finish for up to `graceMs`, close idle connections,
    * then close upstream pools and the admin listener.
@@ -77,4 +267,29 @@ export class LoadBalancer {
     await this.admin.close()
     this.log.info({ event: 'stopped' }, 'stopped')
   }
+}
+
+export type { AdminState }
+
+function stateDir(config: Config, configFile: string | undefined): string {
+  if (isAbsolute(config.state_dir)) return config.state_dir
+  return resolve(configFile === undefined ? process.cwd() : dirname(resolve(configFile)), config.state_dir)
+}
+
+function sameListen(a: readonly HostPort[], b: readonly HostPort[]): boolean {
+  return a.map(formatHostPort).join(',') === b.map(formatHostPort).join(',')
+}
+
+async function drainOutcome(server: Server, timeoutMs: number): Promise<DrainOutcome> {
+  const started = Date.now()
+  let timer: NodeJS.Timeout | undefined
+  const drained = await Promise.race([
+    server.whenIdle().then(() => true),
+    new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(false), timeoutMs)
+      timer.unref()
+    }),
+  ])
+  clearTimeout(timer)
+  return { drained, active: server.active, waited_ms: Date.now() - started }
 }

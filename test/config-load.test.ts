@@ -226,9 +226,6 @@ describe('parseConfigText: problems with their positions', () => {
     assert.deepEqual(NOT_YET_SUPPORTED, [
       'frontends.*.tls',
       'frontends.*.mode: tcp',
-      'backends.*.health',
-      'backends.*.passive',
-      'backends.*.slow_start',
       'services',
     ])
     const text = yaml(
@@ -249,9 +246,6 @@ describe('parseConfigText: problems with their positions', () => {
     assert.deepEqual(problems(text), [
       "sy.yaml:4:5: 'frontends.web.mode: tcp' is not supported by this version of Switchyard yet",
       "sy.yaml:5:5: 'frontends.web.tls' is not supported by this version of Switchyard yet",
-      "sy.yaml:9:5: 'backends.app.health' is not supported by this version of Switchyard yet",
-      "sy.yaml:10:5: 'backends.app.passive' is not supported by this version of Switchyard yet",
-      "sy.yaml:11:5: 'backends.app.slow_start' is not supported by this version of Switchyard yet",
       "sy.yaml:12:1: 'services' is not supported by this version of Switchyard yet",
     ])
   })
@@ -365,7 +359,6 @@ describe('parseConfigText: all problems at once', () => {
       'sy.yaml:1:17: admin.token: environment variable MISSING is not set',
       'sy.yaml:6:31: frontends.web.routes[0].match.path_prefix: path_prefix starts with /',
       "sy.yaml:7:18: route 1 of frontend 'web' names backend 'apii', which does not exist (did you mean 'api'?)",
-      "sy.yaml:11:5: 'backends.api.slow_start' is not supported by this version of Switchyard yet",
       "sy.yaml:12:26: backends.api.timeouts.connect: '3 seconds' is not a duration (write it like 500ms, 2s, 1m or 1h)",
       "sy.yaml:14:35: backends.api.servers.s1: unknown key 'weigth' (did you mean 'weight'?)",
     ])

@@ -3,7 +3,8 @@
  * The command table. Each command lives in its own file and is imported only when it runs, so that
  * `switchyard check` does not load the data plane. This is the only place that exits the process.
  */
-import { Command } from 'commander'
+import { Argument, Command } from 'commander'
+import type { AdminOptions } from './admin-client.js'
 
 const program = new Command()
 program.name('switchyard').description('A load balancer that also runs releases.').showHelpAfterError()
@@ -25,6 +26,47 @@ program
   .action(async (opts: { config: string }) => {
     const { checkCommand } = await import('./commands/check.js')
     process.exitCode = await checkCommand(opts)
+  })
+
+/** The options of every command that talks to a running balancer. */
+function adminCommand(name: string, description: string): Command {
+  return program
+    .command(name)
+    .description(description)
+    .option('-c, --config <file>', "find the balancer from this configuration file's admin section")
+    .option('--admin <url>', 'admin listener URL (default: from -c, else http://127.0.0.1:9900)')
+    .option('--token <token>', 'bearer token for changes (default: $SWITCHYARD_TOKEN, else from -c)')
+}
+
+adminCommand('status', 'show frontends, backends and servers with state, weight and traffic')
+  .option('--json', 'print the state as JSON')
+  .action(async (opts: AdminOptions & { json?: boolean }) => {
+    const { statusCommand } = await import('./commands/status.js')
+    process.exitCode = await statusCommand(opts)
+  })
+
+adminCommand('server', "change a server's admin state")
+  .argument('<backend/server>', 'the server, e.g. app/s1')
+  .addArgument(new Argument('<state>', 'the admin state').choices(['ready', 'drain', 'maint']))
+  .option('--wait', 'with drain: return when no request is in flight any more (exit 1 on timeout)')
+  .option('--timeout <duration>', 'how long --wait waits', '30s')
+  .action(async (target: string, state: string, opts: AdminOptions & { wait?: boolean; timeout: string }) => {
+    const { serverCommand } = await import('./commands/server.js')
+    process.exitCode = await serverCommand(target, state, opts)
+  })
+
+adminCommand('weight', "change a server's weight live")
+  .argument('<backend/server>', 'the server, e.g. app/s1')
+  .argument('<weight>', 'a whole number from 0 to 256')
+  .action(async (target: string, weight: string, opts: AdminOptions) => {
+    const { weightCommand } = await import('./commands/weight.js')
+    process.exitCode = await weightCommand(target, weight, opts)
+  })
+
+adminCommand('reload', 'reload the configuration file of the running balancer')
+  .action(async (opts: AdminOptions) => {
+    const { reloadCommand } = await import('./commands/reload.js')
+    process.exitCode = await reloadCommand(opts)
   })
 
 program.parseAsync(process.argv).catch((err: unknown) => {

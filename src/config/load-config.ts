@@ -10,6 +10,8 @@ import { interpolateEnv, type OffsetProblem } from './interpolate-env.js'
 import { findNotYetSupported } from './not-yet-supported.js'
 import { configSchema, type Config } from './schema.js'
 import { validateReferences } from './validate-references.js'
+import { resolveHealthSettings } from '../health/health-defaults.js'
+import type { PathProblem } from './path-problem.js'
 import type { PathSegment } from './path-problem.js'
 import { locate } from './yaml-locate.js'
 import { hasSyntaxErrors, yamlProblems } from './yaml-problems.js'
@@ -77,6 +79,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     ...(parsed.success ? [] : issuesToProblems(parsed.error.issues, raw)),
     ...validateReferences(raw),
     ...findNotYetSupported(raw),
+    ...(parsed.success ? healthProblems(parsed.data) : []),
   ]
   for (const problem of pathProblems) {
     if (interpolation.failedPaths.some((failed) => startsWith(problem.path, failed))) continue
@@ -125,4 +128,17 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child)
   }
   return value
+}
+
+/** Health settings the schema accepts but that cannot work (a bad expect_status, an exec check without a command). */
+function healthProblems(config: Config): PathProblem[] {
+  const problems: PathProblem[] = []
+  for (const [name, backend] of Object.entries(config.backends)) {
+    try {
+      resolveHealthSettings(backend.health)
+    } catch (err) {
+      problems.push({ path: ['backends', name, 'health'], at: 'key', message: `backends.${name}.health: ${err instanceof Error ? err.message : String(err)}` })
+    }
+  }
+  return problems
 }

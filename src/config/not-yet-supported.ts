@@ -10,9 +10,6 @@ import { isRecord, type PathProblem, type PathSegment } from './path-problem.js'
 export const NOT_YET_SUPPORTED: readonly string[] = [
   'frontends.*.tls',
   'frontends.*.mode: tcp',
-  'backends.*.health',
-  'backends.*.passive',
-  'backends.*.slow_start',
   'services',
 ]
 

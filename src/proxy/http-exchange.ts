@@ -25,7 +25,7 @@ class RetryStatusAbort extends Error {}
  */
 export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   private readonly ctx: FrontendContext
-  private readonly backend: Backend
+  private backend: Backend
   private readonly req: IncomingMessage
   private readonly res: ServerResponse
   private readonly requestId: string
@@ -45,7 +45,8 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   private responseStarted = false
   private done = false
   private queuedAt = 0
-  private queueDeadline = 0
+  /** Epoch ms until which this request may wait in a queue (0 before it first waits). */
+  queueDeadline = 0
   private queueMs = 0
   private woken = false
   private upstreamStart = 0
@@ -122,6 +123,11 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     this.attempt()
   }
 
+  /** A reload replaced the backend while this request waited: go on with the new one. */
+  rebind(backend: Backend): void {
+    this.backend = backend
+  }
+
   expire(): void {
     if (this.done) return
     this.fail('SY_ERR_NO_SERVER', { backend: this.backend.name })
@@ -171,7 +177,8 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   }
 
   onComplete(): void {
-    this.releaseServer()
+    const server = this.releaseServer()
+    if (server !== undefined) this.backend.observe(server, this.status >= 500)
     this.done = true
     this.res.end()
     this.logAccess()
@@ -181,6 +188,7 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     const server = this.releaseServer()
     if (this.done) return
     if (this.responseStarted) {
+      if (server !== undefined) this.backend.observe(server, true)
       // Part of the response is already with the client: the only honest signal left is to cut it.
       this.done = true
       this.errorCode = classify(err) === 'timeout' ? 'SY_ERR_UPSTREAM_TIMEOUT' : 'SY_ERR_UPSTREAM_RESET'
@@ -189,6 +197,7 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
       return
     }
     const failure = err instanceof RetryStatusAbort ? 'retry-status' : classify(err)
+    if (server !== undefined && failure !== 'client-gone' && failure !== 'too-large') this.backend.observe(server, true)
     if (failure === 'conn-failure' && server !== undefined) server.markDown((err as NodeJS.ErrnoException).code ?? err.message)
     if (failure === 'retry-status' || ((failure === 'conn-failure' || failure === 'empty-response') && this.canRetry(failure, false))) {
       this.backend.retriesTotal++

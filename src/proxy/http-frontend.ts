@@ -25,7 +25,7 @@ type TrackedSocket = Socket & { [kResponse]?: http.ServerResponse | undefined }
 export class HttpFrontend implements FrontendContext {
   readonly name: string
   readonly proto = 'http' as const
-  readonly config: FrontendConfig
+  config: FrontendConfig
   readonly accessLog: AccessLog | undefined
   readonly log: Logger
   shuttingDown = false
@@ -86,9 +86,18 @@ export class HttpFrontend implements FrontendContext {
     })
   }
 
-  /** A reload swaps in routes to the next runtime's backends; listeners and connections stay. */
-  useRuntime(runtime: Runtime): void {
-    this.router = new Router(this.config, runtime.backends)
+  /**
+   * A reload swaps in the new routes (to the next runtime's backends) and timeouts; listeners and open
+   * connections stay. `max_header_size` needs a new listener: it applies when the listen address changes.
+   */
+  useConfig(config: FrontendConfig, runtime: Runtime): void {
+    this.router = new Router(config, runtime.backends)
+    this.config = config
+    for (const server of this.servers) {
+      server.keepAliveTimeout = config.timeouts.keep_alive
+      server.headersTimeout = config.timeouts.http_request
+      server.timeout = config.timeouts.client
+    }
   }
 
   private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {

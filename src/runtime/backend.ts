@@ -1,32 +1,42 @@
 import type { Balancer } from '../balance/balancer.js'
 import { createBalancer } from '../balance/create-balancer.js'
 import type { BackendConfig, RetryCondition } from '../config/schema.js'
+import type { CheckResult, CheckTarget } from '../health/health-check.js'
+import { resolveHealthSettings } from '../health/health-defaults.js'
+import { HealthMonitor, type HealthObserver } from '../health/health-monitor.js'
 import type { Logger } from '../log.js'
 import { probeUntilUp } from './recovery-probe.js'
 import { RequestQueue } from './request-queue.js'
-import { Server, type ServerObserver } from './server.js'
+import { Server, type ServerObserver, type ServerSpec } from './server.js'
+import { SlowStart } from './slow-start.js'
 
-/** How often a server that refused a connection is probed when no active check is configured. */
+/** How often a server that refused a connection is probed when active checks are off (`health: none`). */
 const RECOVERY_PROBE_INTERVAL_MS = 1000
 
 /**
  * A backend at run time: its servers, the balancing algorithm over the regular servers and, apart, over the
- * backup servers (used only when no regular server is available), cookie persistence, and the queue of
- * requests waiting for a server.
+ * backup servers (used only when no regular server is available), cookie persistence, active and passive
+ * health, slow start, and the queue of requests waiting for a server.
  */
-export class Backend implements ServerObserver {
+export class Backend implements ServerObserver, HealthObserver {
   readonly name: string
   readonly config: BackendConfig
-  readonly servers: Server[]
   readonly queue: RequestQueue
-  /** Retry conditions as a set of flags, read per failed attempt. */
+  /** Retry conditions as a set, read per failed attempt. */
   readonly retryOn: ReadonlySet<RetryCondition>
   retriesTotal = 0
+  /** Servers that may be chosen, in configuration order (removed servers leave this list at once). */
+  servers: Server[] = []
 
   private primary: Balancer<Server>
   private backups: Balancer<Server> | undefined
   private readonly byCookie = new Map<string, Server>()
   private readonly probes = new Map<Server, () => void>()
+  private readonly targets = new Map<Server, CheckTarget>()
+  private readonly byTarget = new Map<CheckTarget, Server>()
+  private readonly monitor: HealthMonitor | undefined
+  private readonly slowStart: SlowStart | undefined
+  private readonly ejections = new Map<Server, NodeJS.Timeout>()
   private readonly log: Logger
 
   constructor(name: string, config: BackendConfig, log: Logger) {
@@ -35,14 +45,50 @@ export class Backend implements ServerObserver {
     this.log = log
     this.retryOn = new Set(config.retry_on)
     this.queue = new RequestQueue(config.queue_limit, config.timeouts.queue)
-    this.servers = Object.entries(config.servers).map(([serverName, serverConfig]) => {
-      const server = new Server(name, serverName, serverConfig, config, this)
+    const settings = resolveHealthSettings(config.health)
+    this.monitor = settings.type === 'none' ? undefined : new HealthMonitor(settings, this)
+    this.slowStart = config.slow_start === undefined ? undefined : new SlowStart(config.slow_start, () => this.rebuild())
+    this.primary = createBalancer(config.balance, [])
+  }
+
+  /** True when active checks decide health (a new server then starts as STARTING). */
+  get checked(): boolean {
+    return this.monitor !== undefined
+  }
+
+  /** Builds a server for this backend (not yet added). */
+  createServer(name: string, spec: ServerSpec): Server {
+    return new Server(this.name, name, spec, this.config, this, this.checked)
+  }
+
+  /** Puts servers into rotation (new ones start checking; adopted ones keep their state). */
+  addServers(servers: readonly Server[], options: { slowStart: boolean } = { slowStart: true }): void {
+    for (const server of servers) {
+      server.observer = this
+      this.servers.push(server)
       this.byCookie.set(server.cookieValue, server)
-      return server
-    })
-    this.primary = createBalancer(config.balance, this.servers.filter((s) => !s.backup))
-    const backupServers = this.servers.filter((s) => s.backup)
-    this.backups = backupServers.length > 0 ? createBalancer(config.balance, backupServers) : undefined
+      server.rampOnUp = options.slowStart
+      if (this.monitor !== undefined && server.admin !== 'maint') this.watch(server)
+    }
+    this.rebuild()
+  }
+
+  /** Takes a server out of rotation at once (no new requests); requests in flight go on. */
+  detachServer(server: Server): void {
+    const index = this.servers.indexOf(server)
+    if (index < 0) return
+    this.servers.splice(index, 1)
+    this.byCookie.delete(server.cookieValue)
+    this.unwatch(server)
+    this.stopProbe(server)
+    this.slowStart?.stop(server)
+    clearTimeout(this.ejections.get(server))
+    this.ejections.delete(server)
+    this.rebuild()
+  }
+
+  serverNamed(name: string): Server | undefined {
+    return this.servers.find((s) => s.name === name)
   }
 
   /** A server for a new request: a regular one, else a backup one; undefined when none is available. */
@@ -50,10 +96,10 @@ export class Backend implements ServerObserver {
     return this.primary.pick(key, skip) ?? this.backups?.pick(key, skip)
   }
 
-  /** The server a persistence cookie designates, when it may still take the request. */
+  /** The server a persistence cookie designates, when it may still take the request (DRAIN included). */
   serverForCookie(value: string): Server | undefined {
     const server = this.byCookie.get(value)
-    return server !== undefined && server.available ? server : undefined
+    return server !== undefined && server.stickyAvailable ? server : undefined
   }
 
   hasAvailableServer(): boolean {
@@ -61,8 +107,40 @@ export class Backend implements ServerObserver {
     return false
   }
 
+  /** The algorithms see weights live except consistent hashing, whose ring is rebuilt on every change. */
+  rebuild(): void {
+    this.primary = createBalancer(this.config.balance, this.servers.filter((s) => !s.backup))
+    const backupServers = this.servers.filter((s) => s.backup)
+    this.backups = backupServers.length > 0 ? createBalancer(this.config.balance, backupServers) : undefined
+  }
+
+  setWeight(server: Server, weight: number): void {
+    server.configuredWeight = weight
+    if (this.slowStart?.isRamping(server) !== true) server.effectiveWeight = weight
+    this.rebuild()
+    if (weight > 0) this.serverFreed(server)
+  }
+
+  setAdmin(server: Server, admin: Server['admin']): void {
+    const before = server.admin
+    if (before === admin) return
+    if (admin === 'maint') this.unwatch(server)
+    // Leaving maintenance: checks start again from scratch, the server is STARTING until `rise` passes.
+    if (before === 'maint' && this.monitor !== undefined) {
+      server.setHealth('unchecked', 'left maintenance')
+      this.watch(server)
+    }
+    server.setAdmin(admin)
+    this.log.info({ event: 'server.admin', backend: this.name, server: server.name, admin }, `server ${server} is ${admin}`)
+  }
+
+  // ---- observers ----
+
   serverFreed(server: Server): void {
-    if (server.health === 'up') this.stopProbe(server)
+    if (server.health === 'up' && this.probes.has(server)) {
+      this.stopProbe(server)
+      this.log.info({ event: 'server.up', backend: this.name, server: server.name }, `server ${server} is up`)
+    }
     // Bounded by the queue's length: a woken waiter that finds no server re-queues itself at the front.
     for (let n = this.queue.length; n > 0 && this.hasAvailableServer(); n--) {
       if (!this.queue.wakeOne()) break
@@ -71,9 +149,65 @@ export class Backend implements ServerObserver {
 
   serverDown(server: Server, reason: string): void {
     this.log.warn({ event: 'server.down', backend: this.name, server: server.name, reason }, `server ${server} is down: ${reason}`)
-    if (this.config.health === undefined && !this.probes.has(server)) {
+    if (this.monitor === undefined && server.health === 'down' && !this.probes.has(server)) {
       this.probes.set(server, probeUntilUp(server, RECOVERY_PROBE_INTERVAL_MS, this.config.timeouts.connect))
     }
+  }
+
+  healthChanged(target: CheckTarget, status: 'up' | 'down', last: CheckResult): void {
+    const server = this.byTarget.get(target)
+    if (server === undefined) return
+    if (status === 'up') {
+      if (server.rampOnUp) this.slowStart?.start(server)
+      server.setHealth('up', last.detail)
+      this.log.info({ event: 'server.up', backend: this.name, server: server.name, check: last.detail }, `server ${server} is up`)
+    } else {
+      this.slowStart?.stop(server)
+      server.setHealth('down', last.detail)
+    }
+    // After the first transition, every later return to UP ramps up.
+    server.rampOnUp = true
+  }
+
+  /** The outcome of one request on a server, for passive checks (`passive:` in the backend). */
+  observe(server: Server, failed: boolean): void {
+    if (!failed) {
+      server.consecutiveFailures = 0
+      return
+    }
+    server.failures++
+    server.consecutiveFailures++
+    const passive = this.config.passive
+    if (passive === undefined || server.ejected || server.consecutiveFailures < passive.consecutive_failures) return
+    server.setEjected(true, `${server.consecutiveFailures} consecutive failures`)
+    const timer = setTimeout(() => {
+      this.ejections.delete(server)
+      server.setEjected(false, 'ejection ended')
+    }, passive.eject_for)
+    timer.unref()
+    this.ejections.set(server, timer)
+  }
+
+  /** Last active check result and counters of a server, for the admin views. */
+  checkStatus(server: Server): ReturnType<HealthMonitor['status']> | undefined {
+    const target = this.targets.get(server)
+    return target === undefined || this.monitor === undefined ? undefined : this.monitor.status(target)
+  }
+
+  private watch(server: Server): void {
+    if (this.monitor === undefined || this.targets.has(server)) return
+    const target: CheckTarget = { host: server.address.host, port: server.address.port, name: `${this.name}/${server.name}` }
+    this.targets.set(server, target)
+    this.byTarget.set(target, server)
+    this.monitor.add(target, server.health)
+  }
+
+  private unwatch(server: Server): void {
+    const target = this.targets.get(server)
+    if (target === undefined) return
+    this.monitor?.remove(target)
+    this.targets.delete(server)
+    this.byTarget.delete(target)
   }
 
   private stopProbe(server: Server): void {
@@ -81,13 +215,19 @@ export class Backend implements ServerObserver {
     if (stop === undefined) return
     stop()
     this.probes.delete(server)
-    this.log.info({ event: 'server.up', backend: this.name, server: server.name }, `server ${server} is up`)
   }
 
-  async close(): Promise<void> {
+  /** Stops checks and timers; the servers themselves may still be adopted by the next runtime. */
+  stopWatching(): void {
+    this.monitor?.stop()
+    this.slowStart?.stopAll()
     for (const stop of this.probes.values()) stop()
     this.probes.clear()
-    this.queue.expireAll()
-    await Promise.all(this.servers.map((s) => s.close()))
+    // An ejection ends with the runtime that decided it; passive checks of the next one start afresh.
+    for (const [server, timer] of this.ejections) {
+      clearTimeout(timer)
+      server.setEjected(false, 'reload')
+    }
+    this.ejections.clear()
   }
 }

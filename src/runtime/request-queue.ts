@@ -10,6 +10,11 @@ export interface QueueWaiter {
   expire(): void
 }
 
+interface Deadlined {
+  /** Epoch ms until which the waiter may wait. */
+  readonly queueDeadline: number
+}
+
 interface Entry {
   readonly waiter: QueueWaiter
   timer: NodeJS.Timeout | undefined
@@ -63,6 +68,18 @@ export class RequestQueue {
     if (index < 0) return
     clearTimeout(this.entries[index]!.timer)
     this.entries.splice(index, 1)
+  }
+
+  /** Takes over every waiter of `other` (a reload replaced its backend), keeping their order and deadlines. */
+  adopt(other: RequestQueue, rebind: (waiter: QueueWaiter) => void): void {
+    const entries = other.entries
+    other.entries = []
+    for (const entry of entries) {
+      clearTimeout(entry.timer)
+      rebind(entry.waiter)
+      const deadline = (entry.waiter as Partial<Deadlined>).queueDeadline ?? Date.now() + this.timeoutMs
+      if (!this.push(entry.waiter, deadline)) entry.waiter.expire()
+    }
   }
 
   /** Ends every wait at once (shutdown or backend removed): each waiter's expire() runs. */

@@ -1,21 +1,84 @@
+import { parseHostPort, type HostPort } from '../config/address.js'
 import type { Config } from '../config/schema.js'
 import type { Logger } from '../log.js'
 import { Backend } from './backend.js'
+import { serverKey, type RuntimeState } from './runtime-state.js'
+import { serverIdentity, type Server, type ServerSpec } from './server.js'
 
 /**
- * The live graph built from one configuration snapshot: backends with their servers, balancers and queues.
- * Frontends read it per request; nothing here is shared with another runtime.
+ * The live graph built from one configuration snapshot and the runtime state: backends with their servers,
+ * balancers, checks and queues. A reload builds the next Runtime with `previous`: servers whose identity is
+ * unchanged are adopted with their health, counters and connection pools (invariant 5); the others of the
+ * previous runtime are returned by `leftBehind()` to be drained.
  */
 export class Runtime {
   readonly config: Config
   readonly backends: ReadonlyMap<string, Backend>
+  private readonly adopted = new Set<Server>()
 
-  constructor(config: Config, log: Logger) {
+  constructor(config: Config, log: Logger, state: RuntimeState, previous?: Runtime) {
     this.config = config
-    this.backends = new Map(Object.entries(config.backends).map(([name, backend]) => [name, new Backend(name, backend, log)]))
+    const backends = new Map<string, Backend>()
+    for (const [name, backendConfig] of Object.entries(config.backends)) {
+      const backend = new Backend(name, backendConfig, log)
+      const old = previous?.backends.get(name)
+      const specs: [string, ServerSpec][] = Object.entries(backendConfig.servers)
+        .filter(([server]) => !state.removed.includes(serverKey(name, server)))
+        .map(([server, c]) => [server, c])
+      for (const [key, added] of Object.entries(state.added)) {
+        const [b, server] = splitKey(key)
+        if (b !== name || backendConfig.servers[server] !== undefined) continue
+        const address = parseHostPort(added.address)
+        if (typeof address === 'string') continue
+        specs.push([server, { address, weight: added.weight, backup: added.backup, max_connections: added.max_connections }])
+      }
+      const servers = specs.map(([server, spec]) => {
+        const existing = old?.serverNamed(server)
+        if (existing !== undefined && existing.identity === serverIdentity(spec, backendConfig)) {
+          this.adopted.add(existing)
+          existing.configuredWeight = spec.weight
+          existing.effectiveWeight = spec.weight
+          return existing
+        }
+        return backend.createServer(server, spec)
+      })
+      for (const server of servers) {
+        const override = state.servers[serverKey(name, server.name)]
+        if (override?.weight !== undefined) server.configuredWeight = server.effectiveWeight = override.weight
+        if (override?.admin !== undefined && !this.adopted.has(server)) server.admin = override.admin
+      }
+      // Servers present when the balancer starts do not ramp up; later additions (reload, API) do.
+      backend.addServers(servers, { slowStart: previous !== undefined })
+      backends.set(name, backend)
+    }
+    this.backends = backends
+  }
+
+  /** Servers of the previous runtime that this one did not adopt (removed or changed): to be drained. */
+  leftBehind(previous: Runtime): Server[] {
+    const out: Server[] = []
+    for (const backend of previous.backends.values()) for (const s of backend.servers) if (!this.adopted.has(s)) out.push(s)
+    return out
+  }
+
+  /** Stops checks and timers of this runtime (its adopted servers live on in the next one). */
+  retire(): void {
+    for (const backend of this.backends.values()) backend.stopWatching()
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.backends.values()].map((b) => b.close()))
+    this.retire()
+    for (const backend of this.backends.values()) backend.queue.expireAll()
+    await Promise.all([...this.backends.values()].flatMap((b) => b.servers.map((s) => s.close())))
   }
+}
+
+function splitKey(key: string): [string, string] {
+  const slash = key.indexOf('/')
+  return [key.slice(0, slash), key.slice(slash + 1)]
+}
+
+export function specAddress(address: string): HostPort | undefined {
+  const parsed = parseHostPort(address)
+  return typeof parsed === 'string' ? undefined : parsed
 }

@@ -1,22 +1,33 @@
 import { Pool } from 'undici'
 import type { BalanceTarget } from '../balance/balancer.js'
-import { formatHostPort, type HostPort } from '../config/address.js'
-import type { BackendConfig, ServerConfig } from '../config/schema.js'
 import { hash32 } from '../balance/hash-function.js'
+import { formatHostPort, type HostPort } from '../config/address.js'
+import type { BackendConfig } from '../config/schema.js'
 
 export type AdminState = 'ready' | 'drain' | 'maint'
 export type Health = 'up' | 'down' | 'unchecked'
 export type EffectiveState = 'UP' | 'DOWN' | 'DRAIN' | 'MAINT' | 'STARTING'
 
-/** Told when a server may take requests again, so that queued requests can go on. */
+/** Told when a server may take requests again (queued requests can go on) or stopped being able to. */
 export interface ServerObserver {
   serverFreed(server: Server): void
   serverDown(server: Server, reason: string): void
 }
 
+/** What a server is made from: its configuration entry, or an admin API addition. */
+export interface ServerSpec {
+  readonly address: HostPort
+  readonly weight: number
+  readonly backup: boolean
+  readonly max_connections?: number | undefined
+}
+
 /**
- * One server of a backend, as the data plane sees it: address, weights, admin and health state, counters and
- * its upstream connection pool (undici Pool: keep-alive connections, one request per connection at a time).
+ * One server of a backend as the data plane sees it: address, weights, admin state x health -> effective state,
+ * counters and its upstream connection pool (undici Pool: keep-alive connections, one request each at a time).
+ *
+ * Only UP servers (admin ready, health up, not ejected, below max_connections) take new requests. DRAIN keeps
+ * the requests in flight and the clients whose persistence cookie names it; MAINT gets nothing.
  */
 export class Server implements BalanceTarget {
   readonly name: string
@@ -28,34 +39,45 @@ export class Server implements BalanceTarget {
   readonly backup: boolean
   readonly maxConnections: number
   readonly pool: Pool
+  /** The configuration this server was built with; a reload keeps the server only when it is unchanged. */
+  readonly identity: string
 
   configuredWeight: number
   effectiveWeight: number
   admin: AdminState = 'ready'
   health: Health
-  /** Requests (and tunnels) in flight. */
+  /** Set by passive checks: no new requests until the ejection ends. */
+  ejected = false
   active = 0
   requests = 0
   failures = 0
-  bytesIn = 0
-  bytesOut = 0
+  consecutiveFailures = 0
+  downTransitions = 0
   lastChange = Date.now()
+  /** Epoch ms when the server last became UP (slow start ramps from here). */
+  upSince = 0
+  /** Whether slow start applies when this server next becomes UP (not for the servers present at start). */
+  rampOnUp = true
 
-  private readonly observer: ServerObserver
+  /** The backend that owns this server now (a reload hands the server to the next runtime's backend). */
+  observer: ServerObserver
+  private idleWaiters: (() => void)[] = []
 
-  constructor(backendName: string, name: string, config: ServerConfig, backend: BackendConfig, observer: ServerObserver) {
+  constructor(backendName: string, name: string, spec: ServerSpec, backend: BackendConfig, observer: ServerObserver, checked: boolean) {
     this.name = name
     this.backendName = backendName
-    this.address = config.address
-    this.origin = `http://${formatHostPort(config.address)}`
+    this.address = spec.address
+    this.origin = `http://${formatHostPort(spec.address)}`
     this.cookieValue = hash32(`${backendName}/${name}`).toString(36)
-    this.backup = config.backup
-    this.maxConnections = config.max_connections ?? backend.max_connections
-    this.configuredWeight = config.weight
-    this.effectiveWeight = config.weight
-    // Without active checks a server is assumed up; a refused connection marks it down (see Backend).
-    this.health = 'up'
+    this.backup = spec.backup
+    this.maxConnections = spec.max_connections ?? backend.max_connections
+    this.configuredWeight = spec.weight
+    this.effectiveWeight = spec.weight
+    // With active checks a server takes traffic only after passing them; without, it is assumed up.
+    this.health = checked ? 'unchecked' : 'up'
+    if (!checked) this.upSince = Date.now()
     this.observer = observer
+    this.identity = serverIdentity(spec, backend)
     this.pool = new Pool(this.origin, {
       connectTimeout: backend.timeouts.connect,
       headersTimeout: backend.timeouts.server,
@@ -73,6 +95,17 @@ export class Server implements BalanceTarget {
     return (
       this.admin === 'ready' &&
       this.health === 'up' &&
+      !this.ejected &&
+      (this.maxConnections === 0 || this.active < this.maxConnections)
+    )
+  }
+
+  /** True when a client whose persistence cookie names this server may still be sent here (DRAIN included). */
+  get stickyAvailable(): boolean {
+    return (
+      this.admin !== 'maint' &&
+      this.health === 'up' &&
+      !this.ejected &&
       (this.maxConnections === 0 || this.active < this.maxConnections)
     )
   }
@@ -80,12 +113,12 @@ export class Server implements BalanceTarget {
   get state(): EffectiveState {
     if (this.admin === 'maint') return 'MAINT'
     if (this.admin === 'drain') return 'DRAIN'
-    if (this.health === 'down') return 'DOWN'
+    if (this.health === 'down' || this.ejected) return 'DOWN'
     if (this.health === 'unchecked') return 'STARTING'
     return 'UP'
   }
 
-  /** Called by the data plane when a request starts on this server. */
+  /** Called by the data plane when a request (or tunnel) starts on this server. */
   begin(): void {
     this.active++
     this.requests++
@@ -94,21 +127,60 @@ export class Server implements BalanceTarget {
   /** Called exactly once for every begin(). */
   end(): void {
     this.active--
+    if (this.active === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters
+      this.idleWaiters = []
+      for (const wake of waiters) wake()
+    }
     if (this.maxConnections > 0 && this.active === this.maxConnections - 1) this.observer.serverFreed(this)
   }
 
-  markDown(reason: string): void {
-    if (this.health === 'down') return
-    this.health = 'down'
+  /** Resolves when no request is in flight on this server. */
+  whenIdle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  setHealth(health: Health, reason: string): void {
+    if (this.health === health) return
+    const wasUp = this.health === 'up'
+    this.health = health
     this.lastChange = Date.now()
-    this.observer.serverDown(this, reason)
+    if (health === 'up') {
+      this.upSince = this.lastChange
+      this.observer.serverFreed(this)
+    } else if (wasUp) {
+      this.downTransitions++
+      this.observer.serverDown(this, reason)
+    }
+  }
+
+  markDown(reason: string): void {
+    this.setHealth('down', reason)
   }
 
   markUp(): void {
-    if (this.health === 'up') return
-    this.health = 'up'
+    this.setHealth('up', 'check passed')
+  }
+
+  setAdmin(admin: AdminState): void {
+    if (this.admin === admin) return
+    this.admin = admin
     this.lastChange = Date.now()
-    this.observer.serverFreed(this)
+    if (admin === 'ready') this.observer.serverFreed(this)
+  }
+
+  setEjected(ejected: boolean, reason: string): void {
+    if (this.ejected === ejected) return
+    this.ejected = ejected
+    this.lastChange = Date.now()
+    if (ejected) {
+      this.downTransitions++
+      this.observer.serverDown(this, reason)
+    } else {
+      this.consecutiveFailures = 0
+      this.observer.serverFreed(this)
+    }
   }
 
   toString(): string {
@@ -118,4 +190,15 @@ export class Server implements BalanceTarget {
   async close(): Promise<void> {
     await this.pool.close().catch(() => undefined)
   }
+}
+
+/** Servers with the same identity are interchangeable across a reload (same address, limits and pool settings). */
+export function serverIdentity(spec: ServerSpec, backend: BackendConfig): string {
+  return [
+    formatHostPort(spec.address),
+    spec.backup,
+    spec.max_connections ?? backend.max_connections,
+    backend.timeouts.connect,
+    backend.timeouts.server,
+  ].join('|')
 }

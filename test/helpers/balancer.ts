@@ -41,8 +41,8 @@ export interface BalancerProcess {
 }
 
 /** `switchyard run -c FILE` as a real child process; resolves once it logged "ready". */
-export async function startBalancerProcess(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<BalancerProcess> {
-  const dir = tempDir()
+export async function startBalancerProcess(yaml: string, env: NodeJS.ProcessEnv = {}, options: { dir?: string } = {}): Promise<BalancerProcess> {
+  const dir = options.dir ?? tempDir()
   const configFile = join(dir, 'switchyard.yaml')
   writeFileSync(configFile, yaml)
   const proc = spawn(process.execPath, [CLI, 'run', '-c', configFile], {

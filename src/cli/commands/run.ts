@@ -16,7 +16,7 @@ export async function runCommand(opts: { config: string }): Promise<number> {
   let lb: LoadBalancer
   try {
     const config = await loadConfigFile(opts.config)
-    lb = await LoadBalancer.start(config, { log })
+    lb = await LoadBalancer.start(config, { log, configFile: opts.config })
   } catch (err) {
     const text = isSwitchyardError(err) && 'format' in err && typeof err.format === 'function' ? String(err.format()) : err instanceof Error ? err.message : String(err)
     process.stderr.write(`${text}\n`)
@@ -41,5 +41,11 @@ export async function runCommand(opts: { config: string }): Promise<number> {
     }
     process.on('SIGTERM', stop)
     process.on('SIGINT', stop)
+    process.on('SIGHUP', () => {
+      lb.reload().catch((err: unknown) => {
+        const text = err instanceof Error ? err.message : String(err)
+        log.error({ event: 'reload.failed', code: isSwitchyardError(err) ? err.code : undefined }, `reload failed, the running configuration stays: ${text}`)
+      })
+    })
   })
 }

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { startBackend } from './helpers/backend.js'
+import { startBalancerProcess } from './helpers/balancer.js'
+import { request } from './helpers/load.js'
+import { waitFor } from './helpers/wait.js'
+
+function config(backendAddress: string, accessLog: boolean): string {
+  return `
+admin: { listen: 127.0.0.1:0 }
+access_log: ${accessLog}
+frontends:
+  web:
+    listen: 127.0.0.1:0
+    routes:
+      - match: { path_prefix: /app }
+        backend: app
+backends:
+  app:
+    servers:
+      s1: { address: ${backendAddress} }
+`
+}
+
+const FIELDS = ['time', 'client', 'method', 'path', 'status', 'bytes', 'server', 'duration_ms', 'retries', 'request_id'] as const
+
+function accessLines(lines: readonly Record<string, unknown>[]): Record<string, unknown>[] {
+  return lines.filter((line) => line.type === 'access')
+}
+
+describe('access log', () => {
+  it('writes one JSON access line per forwarded request with the documented fields', async () => {
+    const backend = await startBackend('app')
+    const lb = await startBalancerProcess(config(backend.address, true))
+    try {
+      const reply = await request(`${lb.url()}/app/items?page=2`, { method: 'POST', body: 'hello' })
+      assert.equal(reply.status, 200)
+      const requestId = backend.received.at(-1)?.headers['x-request-id']
+      assert.equal(typeof requestId, 'string')
+      const line = await waitFor('the access line', () => accessLines(lb.lines).find((l) => l.request_id === requestId))
+      for (const field of FIELDS) assert.ok(field in line, `the access line has "${field}": ${JSON.stringify(line)}`)
+      assert.equal(line.type, 'access')
+      assert.ok(!Number.isNaN(Date.parse(String(line.time))), `time is a timestamp: ${String(line.time)}`)
+      assert.equal(line.client, '127.0.0.1')
+      assert.equal(line.method, 'POST')
+      assert.equal(line.path, '/app/items?page=2')
+      assert.equal(line.status, 200)
+      assert.equal(line.bytes, Buffer.byteLength('app'))
+      assert.equal(line.server, 's1')
+      assert.equal(typeof line.duration_ms, 'number')
+      assert.ok((line.duration_ms as number) >= 0)
+      assert.equal(line.retries, 0)
+      // Exactly one line for this request, even after a little while.
+      await new Promise((r) => setTimeout(r, 100))
+      assert.equal(accessLines(lb.lines).filter((l) => l.request_id === requestId).length, 1)
+    } finally {
+      await lb.stop()
+      await backend.close()
+    }
+  })
+
+  it('writes an access line for a request the balancer answers itself (404), with its request id', async () => {
+    const backend = await startBackend('app')
+    const lb = await startBalancerProcess(config(backend.address, true))
+    try {
+      const reply = await request(`${lb.url()}/nowhere`)
+      assert.equal(reply.status, 404)
+      const requestId = reply.headers['x-request-id']
+      const line = await waitFor('the access line', () => accessLines(lb.lines).find((l) => l.request_id === requestId))
+      assert.equal(line.status, 404)
+      assert.equal(line.path, '/nowhere')
+      assert.equal(line.error, 'SY_ERR_NO_ROUTE')
+    } finally {
+      await lb.stop()
+      await backend.close()
+    }
+  })
+
+  it('writes no access line when access_log is false', async () => {
+    const backend = await startBackend('app')
+    const lb = await startBalancerProcess(config(backend.address, false))
+    let stopped = false
+    try {
+      assert.equal((await request(`${lb.url()}/app/one`)).status, 200)
+      assert.equal((await request(`${lb.url()}/nowhere`)).status, 404)
+      // A clean stop flushes the log: every line the process wrote has been read once it exited.
+      assert.equal(await lb.stop(), 0)
+      stopped = true
+      assert.ok(lb.lines.some((l) => l.event === 'stopped'), 'the log was read to its end')
+      assert.deepEqual(accessLines(lb.lines), [])
+    } finally {
+      if (!stopped) await lb.stop()
+      await backend.close()
+    }
+  })
+})

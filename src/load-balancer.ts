@@ -5,7 +5,7 @@ import { buildServerView, buildStateView } from './admin/state-view.js'
 import { formatHostPort, parseHostPort, type HostPort } from './config/address.js'
 import { DEFAULTS } from './config/defaults.js'
 import { loadConfigFile } from './config/load-config.js'
-import type { Config } from './config/schema.js'
+import { NAME_PATTERN, NAME_RULE, type Config } from './config/schema.js'
 import { SwitchyardError } from './errors.js'
 import { silentLogger, type Logger } from './log.js'
 import { AccessLog } from './proxy/access-log.js'
@@ -55,7 +55,7 @@ export class LoadBalancer implements BalancerControl {
     for (const [name, fe] of Object.entries(config.frontends)) {
       this.frontends.set(name, new HttpFrontend(name, fe, this.runtime, { accessLog: this.accessLog, log }))
     }
-    this.admin = new AdminServer({ control: this, token: config.admin?.token })
+    this.admin = new AdminServer({ control: this, token: config.admin?.token, log })
   }
 
   static async start(config: Config, options: LoadBalancerOptions = {}): Promise<LoadBalancer> {
@@ -135,8 +135,8 @@ export class LoadBalancer implements BalancerControl {
 
   addServer(backend: string, spec: NewServer): ServerView {
     const b = this.backendNamed(backend)
-    if (!/^[\p{L}\p{N}_.-]+$/u.test(spec.name)) {
-      throw new SwitchyardError('SY_ERR_INVALID_BODY', { reason: 'names may use letters, digits, "_", "." and "-"' })
+    if (!NAME_PATTERN.test(spec.name)) {
+      throw new SwitchyardError('SY_ERR_INVALID_BODY', { reason: NAME_RULE })
     }
     if (b.serverNamed(spec.name) !== undefined) throw new SwitchyardError('SY_ERR_SERVER_EXISTS', { backend, server: spec.name })
     const address = parseHostPort(spec.address)

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { startBackend } from './helpers/backend.js'
+import { cleanups } from './helpers/cleanup.js'
 import { startBalancerProcess } from './helpers/balancer.js'
 import { request } from './helpers/load.js'
 import { waitFor } from './helpers/wait.js'
@@ -29,68 +30,60 @@ function accessLines(lines: readonly Record<string, unknown>[]): Record<string, 
 }
 
 describe('access log', () => {
-  it('writes one JSON access line per forwarded request with the documented fields', async () => {
+  it('writes one JSON access line per forwarded request with the documented fields', async (t) => {
+    const defer = cleanups(t)
     const backend = await startBackend('app')
+    defer(() => backend.close())
     const lb = await startBalancerProcess(config(backend.address, true))
-    try {
-      const reply = await request(`${lb.url()}/app/items?page=2`, { method: 'POST', body: 'hello' })
-      assert.equal(reply.status, 200)
-      const requestId = backend.received.at(-1)?.headers['x-request-id']
-      assert.equal(typeof requestId, 'string')
-      const line = await waitFor('the access line', () => accessLines(lb.lines).find((l) => l.request_id === requestId))
-      for (const field of FIELDS) assert.ok(field in line, `the access line has "${field}": ${JSON.stringify(line)}`)
-      assert.equal(line.type, 'access')
-      assert.ok(!Number.isNaN(Date.parse(String(line.time))), `time is a timestamp: ${String(line.time)}`)
-      assert.equal(line.client, '127.0.0.1')
-      assert.equal(line.method, 'POST')
-      assert.equal(line.path, '/app/items?page=2')
-      assert.equal(line.status, 200)
-      assert.equal(line.bytes, Buffer.byteLength('app'))
-      assert.equal(line.server, 's1')
-      assert.equal(typeof line.duration_ms, 'number')
-      assert.ok((line.duration_ms as number) >= 0)
-      assert.equal(line.retries, 0)
-      // Exactly one line for this request, even after a little while.
-      await new Promise((r) => setTimeout(r, 100))
-      assert.equal(accessLines(lb.lines).filter((l) => l.request_id === requestId).length, 1)
-    } finally {
-      await lb.stop()
-      await backend.close()
-    }
+    defer(() => lb.stop())
+    const reply = await request(`${lb.url()}/app/items?page=2`, { method: 'POST', body: 'hello' })
+    assert.equal(reply.status, 200)
+    const requestId = backend.received.at(-1)?.headers['x-request-id']
+    assert.equal(typeof requestId, 'string')
+    const line = await waitFor('the access line', () => accessLines(lb.lines).find((l) => l.request_id === requestId))
+    for (const field of FIELDS) assert.ok(field in line, `the access line has "${field}": ${JSON.stringify(line)}`)
+    assert.equal(line.type, 'access')
+    assert.ok(!Number.isNaN(Date.parse(String(line.time))), `time is a timestamp: ${String(line.time)}`)
+    assert.equal(line.client, '127.0.0.1')
+    assert.equal(line.method, 'POST')
+    assert.equal(line.path, '/app/items?page=2')
+    assert.equal(line.status, 200)
+    assert.equal(line.bytes, Buffer.byteLength('app'))
+    assert.equal(line.server, 's1')
+    assert.equal(typeof line.duration_ms, 'number')
+    assert.ok((line.duration_ms as number) >= 0)
+    assert.equal(line.retries, 0)
+    // Exactly one line for this request, even after a little while.
+    await new Promise((r) => setTimeout(r, 100))
+    assert.equal(accessLines(lb.lines).filter((l) => l.request_id === requestId).length, 1)
   })
 
-  it('writes an access line for a request the balancer answers itself (404), with its request id', async () => {
+  it('writes an access line for a request the balancer answers itself (404), with its request id', async (t) => {
+    const defer = cleanups(t)
     const backend = await startBackend('app')
+    defer(() => backend.close())
     const lb = await startBalancerProcess(config(backend.address, true))
-    try {
-      const reply = await request(`${lb.url()}/nowhere`)
-      assert.equal(reply.status, 404)
-      const requestId = reply.headers['x-request-id']
-      const line = await waitFor('the access line', () => accessLines(lb.lines).find((l) => l.request_id === requestId))
-      assert.equal(line.status, 404)
-      assert.equal(line.path, '/nowhere')
-      assert.equal(line.error, 'SY_ERR_NO_ROUTE')
-    } finally {
-      await lb.stop()
-      await backend.close()
-    }
+    defer(() => lb.stop())
+    const reply = await request(`${lb.url()}/nowhere`)
+    assert.equal(reply.status, 404)
+    const requestId = reply.headers['x-request-id']
+    const line = await waitFor('the access line', () => accessLines(lb.lines).find((l) => l.request_id === requestId))
+    assert.equal(line.status, 404)
+    assert.equal(line.path, '/nowhere')
+    assert.equal(line.error, 'SY_ERR_NO_ROUTE')
   })
 
-  it('writes no access line when access_log is false', async () => {
+  it('writes no access line when access_log is false', async (t) => {
+    const defer = cleanups(t)
     const backend = await startBackend('app')
+    defer(() => backend.close())
     const lb = await startBalancerProcess(config(backend.address, false))
-    let stopped = false
-    try {
-      assert.equal((await request(`${lb.url()}/app/one`)).status, 200)
-      assert.equal((await request(`${lb.url()}/nowhere`)).status, 404)
-      // A clean stop flushes the log: every line the process wrote has been read once it exited.
-      assert.equal(await lb.stop(), 0)
-      stopped = true
-      assert.ok(lb.lines.some((l) => l.event === 'stopped'), 'the log was read to its end')
-      assert.deepEqual(accessLines(lb.lines), [])
-    } finally {
-      if (!stopped) await lb.stop()
-      await backend.close()
-    }
+    defer(() => lb.stop())
+    assert.equal((await request(`${lb.url()}/app/one`)).status, 200)
+    assert.equal((await request(`${lb.url()}/nowhere`)).status, 404)
+    // A clean stop flushes the log; its last line ("stopped") comes after any access line would have.
+    assert.equal(await lb.stop(), 0)
+    await waitFor('the "stopped" log line', () => (lb.lines.some((l) => l.event === 'stopped') ? true : undefined))
+    assert.deepEqual(accessLines(lb.lines), [])
   })
 })

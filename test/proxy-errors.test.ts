@@ -3,6 +3,7 @@ import http from 'node:http'
 import net, { type AddressInfo, type Socket } from 'node:net'
 import { describe, it } from 'node:test'
 import { startBackend } from './helpers/backend.js'
+import { cleanups } from './helpers/cleanup.js'
 import { startBalancer } from './helpers/balancer.js'
 import { request } from './helpers/load.js'
 import { headerValues, rawRequest, refusedPort, type RawReply } from './helpers/raw-http.js'
@@ -104,154 +105,151 @@ async function startGarbageServer(): Promise<{ address: string; close: () => Pro
 }
 
 describe('proxy error answers', () => {
-  it('answers 400 SY_ERR_BAD_REQUEST to a malformed request line', async () => {
+  it('answers 400 SY_ERR_BAD_REQUEST to a malformed request line', async (t) => {
+    const defer = cleanups(t)
     const backend = await startBackend('app')
+    defer(() => backend.close())
     const lb = await startBalancer(config(backend.address))
-    try {
-      const reply = await rawRequest(lb.url(), 'THIS IS NOT HTTP\r\n\r\n')
-      assertErrorAnswer(fromRaw(reply), 400, 'SY_ERR_BAD_REQUEST')
-      assert.equal(backend.received.length, 0)
-    } finally {
-      await lb.stop(0)
-      await backend.close()
-    }
+    defer(() => lb.stop(0))
+    const reply = await rawRequest(lb.url(), 'THIS IS NOT HTTP\r\n\r\n')
+    assertErrorAnswer(fromRaw(reply), 400, 'SY_ERR_BAD_REQUEST')
+    assert.equal(backend.received.length, 0)
   })
 
-  it('answers 404 SY_ERR_NO_ROUTE when no route matches and there is no default backend', async () => {
+  it('answers 400 SY_ERR_BAD_REQUEST to a request with two Host headers (RFC 9112 section 3.2)', async (t) => {
+    const defer = cleanups(t)
     const backend = await startBackend('app')
+    defer(() => backend.close())
     const lb = await startBalancer(config(backend.address))
-    try {
-      const reply = await request(`${lb.url('strict')}/`, { headers: { host: 'nowhere.test' } })
-      assertErrorAnswer(fromHttp(reply), 404, 'SY_ERR_NO_ROUTE')
-    } finally {
-      await lb.stop(0)
-      await backend.close()
-    }
+    defer(() => lb.stop(0))
+    const reply = await rawRequest(lb.url(), 'GET / HTTP/1.1\r\nHost: a.example.com\r\nHost: b.example.com\r\n\r\n')
+    assertErrorAnswer(fromRaw(reply), 400, 'SY_ERR_BAD_REQUEST')
+    assert.equal(backend.received.length, 0)
   })
 
-  it('answers 413 SY_ERR_BODY_TOO_LARGE to a Content-Length above max_body_size', async () => {
+  it('answers 400 SY_ERR_BAD_REQUEST to an asterisk-form request target on a method other than OPTIONS', async (t) => {
+    const defer = cleanups(t)
     const backend = await startBackend('app')
-    const lb = await startBalancer(config(backend.address, { maxBodySize: '1kb' }))
-    try {
-      const reply = await request(`${lb.url()}/upload`, { method: 'POST', body: 'x'.repeat(2048) })
-      assertErrorAnswer(fromHttp(reply), 413, 'SY_ERR_BODY_TOO_LARGE')
-      assert.equal(backend.received.length, 0)
-    } finally {
-      await lb.stop(0)
-      await backend.close()
-    }
+    defer(() => backend.close())
+    const lb = await startBalancer(config(backend.address))
+    defer(() => lb.stop(0))
+    const reply = await rawRequest(lb.url(), 'GET * HTTP/1.1\r\nHost: app.test\r\n\r\n')
+    assertErrorAnswer(fromRaw(reply), 400, 'SY_ERR_BAD_REQUEST')
   })
 
-  it('answers 413 SY_ERR_BODY_TOO_LARGE to a chunked body that grows above max_body_size', async () => {
+  it('answers 404 SY_ERR_NO_ROUTE when no route matches and there is no default backend', async (t) => {
+    const defer = cleanups(t)
     const backend = await startBackend('app')
-    const lb = await startBalancer(config(backend.address, { maxBodySize: '1kb' }))
-    try {
-      const reply = await chunkedPost(lb.url(), [Buffer.alloc(600, 'a'), Buffer.alloc(600, 'b'), Buffer.alloc(600, 'c')])
-      assertErrorAnswer(fromHttp(reply), 413, 'SY_ERR_BODY_TOO_LARGE')
-      assert.equal(backend.received.length, 0)
-    } finally {
-      await lb.stop(0)
-      await backend.close()
-    }
+    defer(() => backend.close())
+    const lb = await startBalancer(config(backend.address))
+    defer(() => lb.stop(0))
+    const reply = await request(`${lb.url('strict')}/`, { headers: { host: 'nowhere.test' } })
+    assertErrorAnswer(fromHttp(reply), 404, 'SY_ERR_NO_ROUTE')
   })
 
-  it('answers 413 SY_ERR_BODY_TOO_LARGE to a chunked body that outgrows max_body_size after it started streaming', async () => {
+  it('answers 413 SY_ERR_BODY_TOO_LARGE to a Content-Length above max_body_size', async (t) => {
+    const defer = cleanups(t)
+    const backend = await startBackend('app')
+    defer(() => backend.close())
+    const lb = await startBalancer(config(backend.address, { maxBodySize: '1kb' }))
+    defer(() => lb.stop(0))
+    const reply = await request(`${lb.url()}/upload`, { method: 'POST', body: 'x'.repeat(2048) })
+    assertErrorAnswer(fromHttp(reply), 413, 'SY_ERR_BODY_TOO_LARGE')
+    assert.equal(backend.received.length, 0)
+  })
+
+  it('answers 413 SY_ERR_BODY_TOO_LARGE to a chunked body that grows above max_body_size', async (t) => {
+    const defer = cleanups(t)
+    const backend = await startBackend('app')
+    defer(() => backend.close())
+    const lb = await startBalancer(config(backend.address, { maxBodySize: '1kb' }))
+    defer(() => lb.stop(0))
+    const reply = await chunkedPost(lb.url(), [Buffer.alloc(600, 'a'), Buffer.alloc(600, 'b'), Buffer.alloc(600, 'c')])
+    assertErrorAnswer(fromHttp(reply), 413, 'SY_ERR_BODY_TOO_LARGE')
+    assert.equal(backend.received.length, 0)
+  })
+
+  it('answers 413 SY_ERR_BODY_TOO_LARGE to a chunked body that outgrows max_body_size after it started streaming', async (t) => {
     // A retry buffer smaller than the limit: the body is already on its way to the server when it passes the limit.
+    const defer = cleanups(t)
     const backend = await startBackend('app')
+    defer(() => backend.close())
     const lb = await startBalancer(config(backend.address, { maxBodySize: '4kb' }, { retryBuffer: '1kb' }))
-    try {
-      const chunks = Array.from({ length: 8 }, () => Buffer.alloc(1024, 'z'))
-      const reply = await chunkedPost(lb.url(), chunks)
-      assertErrorAnswer(fromHttp(reply), 413, 'SY_ERR_BODY_TOO_LARGE')
-      assert.ok(!backend.received.some((r) => r.body.length > 4096), 'the backend never got a body above the limit')
-    } finally {
-      await lb.stop(0)
-      await backend.close()
-    }
+    defer(() => lb.stop(0))
+    const chunks = Array.from({ length: 8 }, () => Buffer.alloc(1024, 'z'))
+    const reply = await chunkedPost(lb.url(), chunks)
+    assertErrorAnswer(fromHttp(reply), 413, 'SY_ERR_BODY_TOO_LARGE')
+    assert.ok(!backend.received.some((r) => r.body.length > 4096), 'the backend never got a body above the limit')
   })
 
-  it('answers 431 SY_ERR_HEADERS_TOO_LARGE to headers above max_header_size', async () => {
+  it('answers 431 SY_ERR_HEADERS_TOO_LARGE to headers above max_header_size', async (t) => {
+    const defer = cleanups(t)
     const backend = await startBackend('app')
+    defer(() => backend.close())
     const lb = await startBalancer(config(backend.address, { maxHeaderSize: '1kb' }))
-    try {
-      const reply = await rawRequest(lb.url(), `GET / HTTP/1.1\r\nHost: app.test\r\nX-Big: ${'b'.repeat(4096)}\r\n\r\n`)
-      assertErrorAnswer(fromRaw(reply), 431, 'SY_ERR_HEADERS_TOO_LARGE')
-      assert.equal(backend.received.length, 0)
-    } finally {
-      await lb.stop(0)
-      await backend.close()
-    }
+    defer(() => lb.stop(0))
+    const reply = await rawRequest(lb.url(), `GET / HTTP/1.1\r\nHost: app.test\r\nX-Big: ${'b'.repeat(4096)}\r\n\r\n`)
+    assertErrorAnswer(fromRaw(reply), 431, 'SY_ERR_HEADERS_TOO_LARGE')
+    assert.equal(backend.received.length, 0)
   })
 
-  it('answers 502 SY_ERR_UPSTREAM_CONNECT when the only server refuses and no retry is configured', async () => {
+  it('answers 502 SY_ERR_UPSTREAM_CONNECT when the only server refuses and no retry is configured', async (t) => {
+    const defer = cleanups(t)
     const lb = await startBalancer(config(`127.0.0.1:${await refusedPort()}`, {}, { retries: 0 }))
-    try {
-      const reply = await request(`${lb.url()}/`, { timeoutMs: 5000 })
-      assertErrorAnswer(fromHttp(reply), 502, 'SY_ERR_UPSTREAM_CONNECT')
-    } finally {
-      await lb.stop(0)
-    }
+    defer(() => lb.stop(0))
+    const reply = await request(`${lb.url()}/`, { timeoutMs: 5000 })
+    assertErrorAnswer(fromHttp(reply), 502, 'SY_ERR_UPSTREAM_CONNECT')
   })
 
-  it('answers 503 SY_ERR_NO_SERVER when the only server refuses, is marked down, and the queue wait runs out', async () => {
+  it('answers 503 SY_ERR_NO_SERVER when the only server refuses, is marked down, and the queue wait runs out', async (t) => {
+    const defer = cleanups(t)
     const lb = await startBalancer(config(`127.0.0.1:${await refusedPort()}`, {}, { retries: 2, queueTimeout: '300ms' }))
-    try {
-      const reply = await request(`${lb.url()}/`, { timeoutMs: 5000 })
-      assertErrorAnswer(fromHttp(reply), 503, 'SY_ERR_NO_SERVER')
-    } finally {
-      await lb.stop(0)
-    }
+    defer(() => lb.stop(0))
+    const reply = await request(`${lb.url()}/`, { timeoutMs: 5000 })
+    assertErrorAnswer(fromHttp(reply), 503, 'SY_ERR_NO_SERVER')
   })
 
-  it('answers 504 SY_ERR_UPSTREAM_TIMEOUT when the server does not answer within timeouts.server', async () => {
+  it('answers 504 SY_ERR_UPSTREAM_TIMEOUT when the server does not answer within timeouts.server', async (t) => {
+    const defer = cleanups(t)
     const backend = await startBackend('silent', () => {
+    defer(() => backend.kill())
       // never answers
     })
     const lb = await startBalancer(config(backend.address, {}, { serverTimeout: '300ms' }))
-    try {
-      const reply = await request(`${lb.url()}/`, { timeoutMs: 5000 })
-      assertErrorAnswer(fromHttp(reply), 504, 'SY_ERR_UPSTREAM_TIMEOUT')
-    } finally {
-      await lb.stop(0)
-      await backend.kill()
-    }
+    defer(() => lb.stop(0))
+    const reply = await request(`${lb.url()}/`, { timeoutMs: 5000 })
+    assertErrorAnswer(fromHttp(reply), 504, 'SY_ERR_UPSTREAM_TIMEOUT')
   })
 
-  it('answers 408 SY_ERR_REQUEST_TIMEOUT when the request headers are not complete within timeouts.http_request', async () => {
+  it('answers 408 SY_ERR_REQUEST_TIMEOUT when the request headers are not complete within timeouts.http_request', async (t) => {
+    const defer = cleanups(t)
     const backend = await startBackend('app')
+    defer(() => backend.close())
     const lb = await startBalancer(config(backend.address, { httpRequestTimeout: '300ms' }))
-    try {
-      const reply = await rawRequest(lb.url(), 'GET / HTTP/1.1\r\nHost: app.test\r\nX-Slow: ')
-      assertErrorAnswer(fromRaw(reply), 408, 'SY_ERR_REQUEST_TIMEOUT')
-      assert.equal(backend.received.length, 0)
-    } finally {
-      await lb.stop(0)
-      await backend.close()
-    }
+    defer(() => lb.stop(0))
+    const reply = await rawRequest(lb.url(), 'GET / HTTP/1.1\r\nHost: app.test\r\nX-Slow: ')
+    assertErrorAnswer(fromRaw(reply), 408, 'SY_ERR_REQUEST_TIMEOUT')
+    assert.equal(backend.received.length, 0)
   })
 
-  it('answers 502 SY_ERR_UPSTREAM_PROTOCOL when the server answers with bytes that are not HTTP', async () => {
+  it('answers 502 SY_ERR_UPSTREAM_PROTOCOL when the server answers with bytes that are not HTTP', async (t) => {
+    const defer = cleanups(t)
     const garbage = await startGarbageServer()
+    defer(() => garbage.close())
     const lb = await startBalancer(config(garbage.address))
-    try {
-      const reply = await request(`${lb.url()}/`, { timeoutMs: 5000 })
-      assertErrorAnswer(fromHttp(reply), 502, 'SY_ERR_UPSTREAM_PROTOCOL')
-    } finally {
-      await lb.stop(0)
-      await garbage.close()
-    }
+    defer(() => lb.stop(0))
+    const reply = await request(`${lb.url()}/`, { timeoutMs: 5000 })
+    assertErrorAnswer(fromHttp(reply), 502, 'SY_ERR_UPSTREAM_PROTOCOL')
   })
 
-  it('answers the errors as JSON when the client accepts application/json', async () => {
+  it('answers the errors as JSON when the client accepts application/json', async (t) => {
+    const defer = cleanups(t)
     const lb = await startBalancer(config(`127.0.0.1:${await refusedPort()}`, {}, { retries: 0 }))
-    try {
-      const reply = await request(`${lb.url()}/`, { headers: { accept: 'application/json' }, timeoutMs: 5000 })
-      assert.equal(reply.status, 502)
-      const body = JSON.parse(reply.body) as { error: { code: string; request_id: string } }
-      assert.equal(body.error.code, 'SY_ERR_UPSTREAM_CONNECT')
-      assert.equal(body.error.request_id, reply.headers['x-request-id'])
-    } finally {
-      await lb.stop(0)
-    }
+    defer(() => lb.stop(0))
+    const reply = await request(`${lb.url()}/`, { headers: { accept: 'application/json' }, timeoutMs: 5000 })
+    assert.equal(reply.status, 502)
+    const body = JSON.parse(reply.body) as { error: { code: string; request_id: string } }
+    assert.equal(body.error.code, 'SY_ERR_UPSTREAM_CONNECT')
+    assert.equal(body.error.request_id, reply.headers['x-request-id'])
   })
 })

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { startBackend, type TestBackend } from './helpers/backend.js'
 import { startBalancer } from './helpers/balancer.js'
 import { request } from './helpers/load.js'
+import { rawRequest } from './helpers/raw-http.js'
 
 type Balancer = Awaited<ReturnType<typeof startBalancer>>
 
@@ -65,6 +66,28 @@ describe('proxy routing', () => {
 
   it('matches the host case-insensitively and ignores its port', async () => {
     assert.equal(await routedTo('EXACT.Example.COM:8080'), 'exact')
+  })
+
+  it('ignores the trailing dot of a rooted host name', async () => {
+    assert.equal(await routedTo('exact.example.com.'), 'exact')
+  })
+
+  it('routes an absolute-form request target by its own authority and path (RFC 9112 section 3.2.2)', async () => {
+    const byPath = await rawRequest(lb.url(), 'GET http://other.test/api/x HTTP/1.1\r\nHost: other.test\r\n\r\n')
+    assert.equal(byPath.status, 200, byPath.raw)
+    assert.equal(byPath.body, 'api')
+    // The authority of the target wins over the Host header.
+    const byHost = await rawRequest(lb.url(), 'GET http://exact.example.com/ HTTP/1.1\r\nHost: other.test\r\n\r\n')
+    assert.equal(byHost.status, 200, byHost.raw)
+    assert.equal(byHost.body, 'exact')
+  })
+
+  it('forwards an absolute-form request target to the server in origin form', async () => {
+    const reply = await rawRequest(lb.url(), 'GET http://other.test/api/origin-form?q=1 HTTP/1.1\r\nHost: other.test\r\n\r\n')
+    assert.equal(reply.status, 200, reply.raw)
+    const seen = backends.get('api')!.received.find((r) => r.url.endsWith('/api/origin-form?q=1'))
+    assert.ok(seen !== undefined, 'the api backend got the request')
+    assert.equal(seen.url, '/api/origin-form?q=1')
   })
 
   it('routes a subdomain to the "*.example.com" wildcard route', async () => {

@@ -4,10 +4,11 @@ import { once } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { describe, it } from 'node:test'
+import { cleanups } from './helpers/cleanup.js'
 import { startBalancer, startBalancerProcess } from './helpers/balancer.js'
 import { request } from './helpers/load.js'
 import { residentBytes, sampleResident } from './helpers/process-memory.js'
-import { within } from './helpers/wait.js'
+import { waitFor, within } from './helpers/wait.js'
 
 const MB = 1024 * 1024
 const CHUNK = 64 * 1024
@@ -110,7 +111,8 @@ function slowDownload(url: string, pauseEvery: number, pauseMs: number, onProgre
 }
 
 describe('proxy streaming', () => {
-  it('streams a 100 MB response to a slow reader without buffering it in the balancer', async () => {
+  it('streams a 100 MB response to a slow reader without buffering it in the balancer', async (t) => {
+    const defer = cleanups(t)
     const size = 100 * MB
     /** Bytes the backend has handed to its socket so far. */
     let backendWritten = 0
@@ -119,38 +121,36 @@ describe('proxy streaming', () => {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size })
       void writeWithBackpressure(res, size, (n) => (backendWritten = n))
     })
+    defer(() => backend.close())
     const lb = await startBalancerProcess(config(backend.address))
-    try {
-      const pid = lb.proc.pid!
-      // Warm up (modules loaded, pools created) before taking the baseline.
-      for (let i = 0; i < 3; i++) assert.equal((await request(`${lb.url()}/warm`)).status, 200)
-      const baseline = residentBytes(pid)
-      const sampler = sampleResident(pid)
-      let result: { status: number; bytes: number }
-      /** How far the backend got ahead of what the client had read, at most. */
-      let maxLead = 0
-      const track = (clientBytes: number): void => {
-        maxLead = Math.max(maxLead, backendWritten - clientBytes)
-      }
-      try {
-        result = await within('the 100 MB download', slowDownload(`${lb.url()}/big`, MB, 20, track), 60_000)
-      } finally {
-        sampler.stop()
-      }
-      assert.equal(result.status, 200)
-      assert.equal(result.bytes, size, 'the client received every byte')
-      // Backpressure reaches the backend: it is held back by the slow reader (the lead is socket buffers only).
-      assert.ok(maxLead < 40 * MB, `the backend ran ${(maxLead / MB).toFixed(1)} MB ahead of the client`)
-      const growth = sampler.peak() - baseline
-      console.log(`balancer RSS growth ${(growth / MB).toFixed(1)} MB lead ${(maxLead / MB).toFixed(1)} MB`)
-      assert.ok(growth < 60 * MB, `balancer RSS grew by ${(growth / MB).toFixed(1)} MB during a 100 MB transfer`)
-    } finally {
-      await lb.stop('SIGTERM')
-      await backend.close()
+    defer(() => lb.stop('SIGTERM'))
+    const pid = lb.proc.pid!
+    // Warm up (modules loaded, pools created) before taking the baseline.
+    for (let i = 0; i < 3; i++) assert.equal((await request(`${lb.url()}/warm`)).status, 200)
+    const baseline = residentBytes(pid)
+    const sampler = sampleResident(pid)
+    let result: { status: number; bytes: number }
+    /** How far the backend got ahead of what the client had read, at most. */
+    let maxLead = 0
+    const track = (clientBytes: number): void => {
+      maxLead = Math.max(maxLead, backendWritten - clientBytes)
     }
+    try {
+      result = await within('the 100 MB download', slowDownload(`${lb.url()}/big`, MB, 20, track), 60_000)
+    } finally {
+      sampler.stop()
+    }
+    assert.equal(result.status, 200)
+    assert.equal(result.bytes, size, 'the client received every byte')
+    // Backpressure reaches the backend: it is held back by the slow reader (the lead is socket buffers only).
+    assert.ok(maxLead < 40 * MB, `the backend ran ${(maxLead / MB).toFixed(1)} MB ahead of the client`)
+    const growth = sampler.peak() - baseline
+    console.log(`balancer RSS growth ${(growth / MB).toFixed(1)} MB lead ${(maxLead / MB).toFixed(1)} MB`)
+    assert.ok(growth < 60 * MB, `balancer RSS grew by ${(growth / MB).toFixed(1)} MB during a 100 MB transfer`)
   })
 
-  it('closes the server response soon after the client aborts a download mid-way', async () => {
+  it('closes the server response soon after the client aborts a download mid-way', async (t) => {
+    const defer = cleanups(t)
     let resolveClosed: (finished: boolean) => void = () => undefined
     const serverClosed = new Promise<boolean>((resolve) => (resolveClosed = resolve))
     const backend = await startServer((req, res) => {
@@ -159,35 +159,30 @@ describe('proxy streaming', () => {
       res.writeHead(200, { 'content-type': 'application/octet-stream' })
       void writeWithBackpressure(res, Infinity)
     })
+    defer(() => backend.close())
     const lb = await startBalancer(config(backend.address))
-    try {
-      const received = await new Promise<number>((resolve, reject) => {
-        const req = http.get(`${lb.url()}/endless`, { agent: false }, (res) => {
-          let bytes = 0
-          res.on('data', (c: Buffer) => {
-            bytes += c.length
-            if (bytes >= 2 * MB) {
-              req.destroy()
-              resolve(bytes)
-            }
-          })
-        })
-        req.on('error', (err: NodeJS.ErrnoException) => {
-          if (err.code !== 'ECONNRESET') reject(err)
+    defer(() => lb.stop(0))
+    const received = await new Promise<number>((resolve, reject) => {
+      const req = http.get(`${lb.url()}/endless`, { agent: false }, (res) => {
+        let bytes = 0
+        res.on('data', (c: Buffer) => {
+          bytes += c.length
+          if (bytes >= 2 * MB) {
+            req.destroy()
+            resolve(bytes)
+          }
         })
       })
-      assert.ok(received >= 2 * MB)
-      const finished = await within('the server response to close after the client left', serverClosed, 5000)
-      assert.equal(finished, false, 'the endless response was cut, not finished')
-      await within('the exchange to end', (async () => {
-        while (lb.frontends.get('web')!.activeRequests > 0) await new Promise((r) => setTimeout(r, 20))
-      })())
-      const next = await request(`${lb.url()}/after`)
-      assert.equal(next.status, 200, 'the balancer goes on serving')
-    } finally {
-      await lb.stop(0)
-      await backend.close()
-    }
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ECONNRESET') reject(err)
+      })
+    })
+    assert.ok(received >= 2 * MB)
+    const finished = await within('the server response to close after the client left', serverClosed, 5000)
+    assert.equal(finished, false, 'the endless response was cut, not finished')
+    await waitFor('the exchange to end', () => (lb.frontends.get('web')!.activeRequests === 0 ? true : undefined))
+    const next = await request(`${lb.url()}/after`)
+    assert.equal(next.status, 200, 'the balancer goes on serving')
   })
 
   /** A backend that answers with the sha256 and length of the body it received. */
@@ -229,21 +224,19 @@ describe('proxy streaming', () => {
   }
 
   for (const withLength of [true, false]) {
-    it(`streams a 20 MB upload (${withLength ? 'Content-Length' : 'chunked'}) to the server intact`, async () => {
+    it(`streams a 20 MB upload (${withLength ? 'Content-Length' : 'chunked'}) to the server intact`, async (t) => {
+      const defer = cleanups(t)
       const body = randomBytes(20 * MB)
       const expected = createHash('sha256').update(body).digest('hex')
       const backend = await startHashingBackend()
+      defer(() => backend.close())
       const lb = await startBalancer(config(backend.address))
-      try {
-        const reply = await within('the upload', upload(`${lb.url()}/upload`, body, withLength), 30_000)
-        assert.equal(reply.status, 200, reply.text)
-        const seen = JSON.parse(reply.text) as { sha256: string; length: number }
-        assert.equal(seen.length, body.length)
-        assert.equal(seen.sha256, expected)
-      } finally {
-        await lb.stop(0)
-        await backend.close()
-      }
+      defer(() => lb.stop(0))
+      const reply = await within('the upload', upload(`${lb.url()}/upload`, body, withLength), 30_000)
+      assert.equal(reply.status, 200, reply.text)
+      const seen = JSON.parse(reply.text) as { sha256: string; length: number }
+      assert.equal(seen.length, body.length)
+      assert.equal(seen.sha256, expected)
     })
   }
 })

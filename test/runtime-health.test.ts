@@ -12,7 +12,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** A backend whose /healthz answers `state.health` and whose other paths answer with its name. */
 async function checkedBackend(name: string, delays: Record<string, number> = {}) {
-  const state = { health: 200, served: 0, firstServedAfterCheck: true, checks: 0 }
+  const state = { health: 200, served: 0, firstServedAfterCheck: true, checks: 0, slowInFlight: 0 }
   const backend = await startBackend(name, (req, res) => {
     if (req.url === '/healthz') {
       state.checks++
@@ -22,7 +22,12 @@ async function checkedBackend(name: string, delays: Record<string, number> = {})
     }
     if (state.checks === 0) state.firstServedAfterCheck = false
     state.served++
-    setTimeout(() => res.end(name), delays[req.url ?? ''] ?? 0)
+    const slow = req.url === '/slow'
+    if (slow) state.slowInFlight++
+    setTimeout(() => {
+      if (slow) state.slowInFlight--
+      res.end(name)
+    }, delays[req.url ?? ''] ?? 0)
   })
   return { backend, state }
 }
@@ -122,8 +127,13 @@ describe('health checks in the runtime', () => {
     try {
       await until(() => lb.state().backends[0]!.servers.every((s) => s.state === 'UP'), 3000)
       const load = steadyLoad({ url, rate: 150, durationMs: 2500 })
-      const slow = [request(url + '/slow'), request(url + '/slow')]
-      await sleep(200)
+      // Slow requests until one of them is in flight on "a".
+      const slow: ReturnType<typeof request>[] = []
+      for (let i = 0; i < 10 && a.state.slowInFlight === 0; i++) {
+        slow.push(request(url + '/slow'))
+        await sleep(50)
+      }
+      assert.ok(a.state.slowInFlight > 0)
       const view = lb.changeServer('app', 'a', { admin: 'drain' })
       assert.equal(view.state, 'DRAIN')
       const servedAtDrain = a.state.served

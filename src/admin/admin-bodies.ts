@@ -2,6 +2,7 @@
  * The admin API's request bodies. Strict: an unknown field is an error rather than silently ignored, so that a
  * typo ("wieght") never looks like a successful change.
  */
+import { NAME_PATTERN, NAME_RULE } from '../config/schema.js'
 import { z } from 'zod'
 import { parseHostPort } from '../config/address.js'
 import { readableMessage } from '../config/zod-issues.js'
@@ -15,7 +16,7 @@ const serverName = z
   .string()
   .min(1)
   .max(200)
-  .regex(/^[\p{L}\p{N}_.-]+$/u, 'names may use letters, digits, "_", "." and "-"')
+  .regex(NAME_PATTERN, NAME_RULE)
 
 const address = z.string().refine((text) => typeof parseHostPort(text) !== 'string', {
   error: (issue) => {

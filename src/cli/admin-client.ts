@@ -5,7 +5,7 @@
  */
 import { formatHostPort, parseHostPort, type HostPort } from '../config/address.js'
 import { DEFAULTS } from '../config/defaults.js'
-import { loadConfigFile, type ConfigProblem } from '../config/load-config.js'
+import type { ConfigProblem } from '../config/load-config.js'
 import { SwitchyardError } from '../errors.js'
 
 export interface AdminOptions {
@@ -33,7 +33,8 @@ export class AdminApiError extends Error {
 }
 
 export async function resolveAdminTarget(options: AdminOptions, env: NodeJS.ProcessEnv = process.env): Promise<AdminTarget> {
-  const config = options.config === undefined ? undefined : await loadConfigFile(options.config, env)
+  // The loader (YAML, zod) is imported only when a file is named: most calls use --admin and should start fast.
+  const config = options.config === undefined ? undefined : await (await import('../config/load-config.js')).loadConfigFile(options.config, env)
   const envToken = env.SWITCHYARD_TOKEN === '' ? undefined : env.SWITCHYARD_TOKEN
   const token = options.token ?? envToken ?? config?.admin?.token
   if (options.admin !== undefined) return { url: normaliseUrl(options.admin), token }
@@ -117,7 +118,8 @@ export class AdminClient {
 /** Prints a failure as one `CODE: message` line (a ConfigError's problems follow, one per line); returns 1. */
 export function reportFailure(err: unknown): number {
   if (err instanceof AdminApiError || err instanceof SwitchyardError) {
-    const problems = err instanceof AdminApiError ? err.problems : 'problems' in err ? (err.problems as ConfigProblem[]) : []
+    // A ConfigError (from -c FILE) has problems too; it is not imported here to keep the loader lazy.
+    const problems = err instanceof AdminApiError ? err.problems : problemsOf(err)
     const summary = err.message.split('\n')[0]!
     process.stderr.write(`${err.code}: ${summary}\n`)
     for (const p of problems) process.stderr.write(`${p.file}:${p.line}:${p.col}: ${p.message}\n`)
@@ -135,6 +137,10 @@ function failureReason(err: unknown, timeoutMs: number): string {
   const cause = err instanceof Error ? err.cause : undefined
   if (cause instanceof Error) return 'code' in cause && typeof cause.code === 'string' ? cause.code : cause.message
   return err instanceof Error ? err.message : String(err)
+}
+
+function problemsOf(err: object): readonly ConfigProblem[] {
+  return 'problems' in err && Array.isArray(err.problems) ? (err.problems as ConfigProblem[]) : []
 }
 
 function parseJson(text: string): unknown {

@@ -53,9 +53,11 @@ const listenList = z
   .union([hostPort('0.0.0.0'), z.array(hostPort('0.0.0.0')).min(1, 'listen needs at least one address')])
   .transform((value) => (Array.isArray(value) ? value : [value]))
 
-const name = z
-  .string()
-  .regex(/^[\p{L}\p{N}_.-]+$/u, 'names may use letters, digits, "_", "." and "-"')
+/** Names of frontends, backends and servers (one rule for the file, the admin API and the CLI's backend/server). */
+export const NAME_PATTERN = /^[\p{L}\p{N}_.-]+$/u
+export const NAME_RULE = 'names may use letters, digits, "_", "." and "-"'
+
+const name = z.string().regex(NAME_PATTERN, NAME_RULE)
 
 const routeSchema = strict({
   match: strict({

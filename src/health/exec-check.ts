@@ -39,6 +39,7 @@ export class ExecCheck implements HealthCheck {
 
       let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined
       let grace: NodeJS.Timeout | undefined
+      let released = false
       const decide = (): void => {
         if (exit === undefined) return
         const { code, signal: killedBy } = exit
@@ -48,6 +49,7 @@ export class ExecCheck implements HealthCheck {
         settle(false, last === '' ? what : `${what}: ${last}`, code ?? undefined)
       }
       child.once('exit', (code, killedBy) => {
+        if (released) return
         exit = { code, signal: killedBy }
         grace = setTimeout(decide, OUTPUT_GRACE_MS)
       })
@@ -55,6 +57,7 @@ export class ExecCheck implements HealthCheck {
       child.on('error', (err) => settle(false, describeError(err)))
 
       return () => {
+        released = true
         clearTimeout(grace)
         killGroup(child.pid)
         child.stdout.destroy()

@@ -11,6 +11,7 @@ import { sendError, writeRawError } from './error-response.js'
 import type { FrontendContext } from './frontend-context.js'
 import { HttpExchange } from './http-exchange.js'
 import { isAcceptableRequestId, nextRequestId } from './request-id.js'
+import { checkRequestTarget } from './request-target.js'
 import { Router } from './router.js'
 import { UpgradeTunnel } from './upgrade-tunnel.js'
 
@@ -111,9 +112,8 @@ export class HttpFrontend implements FrontendContext {
     })
     const requestId = this.requestIdOf(req)
     try {
-      if (req.headers.host === undefined && req.httpVersionMinor === 1) {
-        return sendError(res, 'SY_ERR_BAD_REQUEST', requestId, { reason: 'missing Host header' }, { close: true })
-      }
+      const problem = checkRequestTarget(req)
+      if (problem !== undefined) return sendError(res, 'SY_ERR_BAD_REQUEST', requestId, { reason: problem }, { close: true })
       const backend = this.router.route(req.headers.host, req.url ?? '/', req.headers)
       if (backend === undefined) return this.answerDirect(req, res, 'SY_ERR_NO_ROUTE', requestId, started)
       new HttpExchange(this, backend, req, res, requestId, started).start()

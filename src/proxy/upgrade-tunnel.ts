@@ -6,6 +6,7 @@ import type { Server } from '../runtime/server.js'
 import { writeRawError } from './error-response.js'
 import type { FrontendContext } from './frontend-context.js'
 import { upstreamRequestHeaders } from './headers.js'
+import { originForm } from './router.js'
 
 /**
  * An Upgrade request (WebSocket and the like): the request head goes to a server over a plain TCP connection,
@@ -38,7 +39,7 @@ export class UpgradeTunnel {
     // A tunnel lives as long as its two ends want; the client idle timeout of HTTP does not apply.
     this.client.setTimeout(0)
     this.client.on('error', () => this.destroy())
-    this.client.on('close', () => this.destroy())
+    this.client.on('close', () => this.sideClosed(this.upstream))
     this.connectNext()
   }
 
@@ -70,12 +71,38 @@ export class UpgradeTunnel {
       this.server = server
       server.begin()
       upstream.on('error', () => this.destroy())
-      upstream.on('close', () => this.destroy())
+      upstream.on('close', () => this.sideClosed(this.client))
+      // Until the server's first byte, the server timeout applies (a server that accepts and never answers).
+      upstream.setTimeout(this.backend.config.timeouts.server)
+      const onNoAnswer = (): void => this.fail('SY_ERR_UPSTREAM_TIMEOUT')
+      upstream.once('timeout', onNoAnswer)
+      upstream.once('data', () => {
+        upstream.removeListener('timeout', onNoAnswer)
+        upstream.setTimeout(0)
+      })
       upstream.write(this.requestHead())
       if (this.head.length > 0) upstream.write(this.head)
       upstream.pipe(this.client)
       this.client.pipe(upstream)
     })
+  }
+
+  /**
+   * One end closed. When it ended cleanly, the pipe has ended the other end, whose last bytes may still be
+   * queued: the tunnel ends once they are flushed (bounded by the server timeout), not before, so that the
+   * tail of a stream and a close frame are not cut off. After a reset or an error the other end is cut at once.
+   */
+  private sideClosed(other: Socket | undefined): void {
+    if (this.closed) return
+    if (other === undefined || other.destroyed || !other.writableEnded || other.writableFinished) return this.destroy()
+    const done = (): void => {
+      clearTimeout(linger)
+      this.destroy()
+    }
+    const linger = setTimeout(done, this.backend.config.timeouts.server)
+    linger.unref()
+    other.once('finish', done)
+    other.once('close', done)
   }
 
   private requestHead(): string {
@@ -85,7 +112,7 @@ export class UpgradeTunnel {
       requestId: this.requestId,
       upgrade: true,
     })
-    let text = `${this.req.method} ${this.req.url} HTTP/1.1\r\n`
+    let text = `${this.req.method} ${originForm(this.req.url ?? '/')} HTTP/1.1\r\n`
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`
     return `${text}\r\n`
   }

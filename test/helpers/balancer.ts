@@ -16,8 +16,11 @@ export function tempDir(prefix = 'switchyard-test-'): string {
 
 /** A balancer in this process, from YAML text (ports 0 are fine: read them from lb.addresses()). */
 export async function startBalancer(yaml: string): Promise<LoadBalancer & { url: (frontend?: string) => string }> {
-  const config = parseConfigText(yaml, 'test.yaml', {})
-  const lb = await LoadBalancer.start(config)
+  // A file in a fresh folder: `reload` can read it again, and `state_dir` lands there, not in the project.
+  const configFile = join(tempDir(), 'switchyard.yaml')
+  writeFileSync(configFile, yaml)
+  const config = parseConfigText(yaml, configFile, {})
+  const lb = await LoadBalancer.start(config, { configFile })
   return Object.assign(lb, {
     url: (frontend = 'web') => {
       const a = lb.addresses(frontend)[0]!

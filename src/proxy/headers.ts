@@ -114,10 +114,3 @@ export function rawHeader(raw: readonly string[], lowerName: string): string | u
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === lowerName) return raw[i + 1]
   return undefined
 }
-
-/** How many header lines carry this (lower-case) name: a request needs exactly one Host (RFC 9112 section 3.2). */
-export function headerLineCount(raw: readonly string[], lowerName: string): number {
-  let count = 0
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === lowerName.length && raw[i]!.toLowerCase() === lowerName) count++
-  return count
-}

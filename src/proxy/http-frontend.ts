@@ -126,6 +126,8 @@ export class HttpFrontend implements FrontendContext {
 
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     const requestId = this.requestIdOf(req)
+    const problem = checkRequestTarget(req)
+    if (problem !== undefined) return writeRawError(socket as Socket, 'SY_ERR_BAD_REQUEST', requestId, { reason: problem })
     const backend = this.router.route(req.headers.host, req.url ?? '/', req.headers)
     if (backend === undefined || this.shuttingDown) {
       return writeRawError(socket as Socket, backend === undefined ? 'SY_ERR_NO_ROUTE' : 'SY_ERR_SHUTTING_DOWN', requestId)

@@ -15,7 +15,7 @@ interface CompiledRoute {
 /**
  * Chooses a frontend's backend for a request: the first route whose every condition holds, else the default
  * backend, else none (the caller answers 404). Conditions: host (exact or "*.suffix", case-insensitive, port
- * ignored), path prefix, and exact header values.
+ * and a trailing dot ignored), path prefix, and exact header values.
  */
 export class Router {
   private readonly routes: CompiledRoute[]
@@ -26,19 +26,9 @@ export class Router {
     this.fallback = config.default_backend === undefined ? undefined : backends.get(config.default_backend)
   }
 
-  /**
-   * `target` is the request-target as received: origin-form ("/path?query") or absolute-form
-   * ("http://host/path"), whose authority then stands for the Host header (RFC 9112 section 3.2.2).
-   */
-  route(hostHeader: string | undefined, target: string, headers: NodeJS.Dict<string | string[]>): Backend | undefined {
+  route(hostHeader: string | undefined, path: string, headers: NodeJS.Dict<string | string[]>): Backend | undefined {
     if (this.routes.length === 0) return this.fallback
-    let path = target
-    let authority = hostHeader
-    if (!target.startsWith('/')) {
-      const absolute = absoluteForm(target)
-      if (absolute !== undefined) ({ authority, path } = absolute)
-    }
-    const host = authority === undefined ? '' : hostWithoutPort(authority)
+    const host = hostHeader === undefined ? '' : hostWithoutPort(hostHeader)
     for (const route of this.routes) {
       if (route.host !== undefined && route.host !== host) continue
       if (route.hostSuffix !== undefined && !(host.endsWith(route.hostSuffix) && host.length > route.hostSuffix.length)) continue
@@ -78,29 +68,4 @@ export function hostWithoutPort(host: string): string {
   const end = host.startsWith('[') ? host.indexOf(']') + 1 : host.indexOf(':')
   const bare = end > 0 ? host.slice(0, end) : host
   return (bare.endsWith('.') ? bare.slice(0, -1) : bare).toLowerCase()
-}
-
-/** "http://Host:8080/a?b" -> { authority: "Host:8080", path: "/a?b" }; undefined unless absolute-form. */
-export function absoluteForm(target: string): { authority: string; path: string } | undefined {
-  const match = /^https?:\/\/([^/?#]*)/i.exec(target)
-  if (match === null) return undefined
-  const authority = match[1]!.slice(match[1]!.lastIndexOf('@') + 1)
-  const rest = target.slice(match[0].length)
-  return { authority, path: rest.startsWith('/') ? rest : `/${rest}` }
-}
-
-/**
- * The form of a request-target (RFC 9112 section 3.2): origin-form "/path", absolute-form "http://host/path",
- * asterisk-form "*" (meaningful only for OPTIONS), or anything else (authority-form belongs to CONNECT).
- */
-export function targetForm(target: string): 'origin' | 'absolute' | 'asterisk' | 'invalid' {
-  if (target.startsWith('/')) return 'origin'
-  if (target === '*') return 'asterisk'
-  return absoluteForm(target) === undefined ? 'invalid' : 'absolute'
-}
-
-/** The request-target to send upstream: origin-form (absolute-form is reduced to its path and query). */
-export function originForm(target: string): string {
-  if (target.startsWith('/')) return target
-  return absoluteForm(target)?.path ?? target
 }

@@ -6,7 +6,6 @@ import type { Server } from '../runtime/server.js'
 import { writeRawError } from './error-response.js'
 import type { FrontendContext } from './frontend-context.js'
 import { upstreamRequestHeaders } from './headers.js'
-import { originForm } from './router.js'
 
 /**
  * An Upgrade request (WebSocket and the like): the request head goes to a server over a plain TCP connection,
@@ -112,7 +111,7 @@ export class UpgradeTunnel {
       requestId: this.requestId,
       upgrade: true,
     })
-    let text = `${this.req.method} ${originForm(this.req.url ?? '/')} HTTP/1.1\r\n`
+    let text = `${this.req.method} ${this.req.url} HTTP/1.1\r\n`
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`
     return `${text}\r\n`
   }

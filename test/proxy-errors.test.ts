@@ -158,6 +158,30 @@ describe('proxy error answers', () => {
     assert.equal(backend.received.length, 0)
   })
 
+  it('answers 413 to Expect: 100-continue with a declared body above max_body_size, without inviting the body', async (t) => {
+    const defer = cleanups(t)
+    const backend = await startBackend('app')
+    defer(() => backend.close())
+    const lb = await startBalancer(config(backend.address, { maxBodySize: '1kb' }))
+    defer(() => lb.stop(0))
+    const reply = await rawRequest(lb.url(), 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n')
+    assert.ok(!reply.raw.includes('100 Continue'), 'no 100 Continue before the refusal')
+    assertErrorAnswer(fromRaw(reply), 413, 'SY_ERR_BODY_TOO_LARGE')
+    assert.equal(backend.received.length, 0)
+  })
+
+  it('answers OPTIONS * itself with 200 and an Allow header', async (t) => {
+    const defer = cleanups(t)
+    const backend = await startBackend('app')
+    defer(() => backend.close())
+    const lb = await startBalancer(config(backend.address))
+    defer(() => lb.stop(0))
+    const reply = await rawRequest(lb.url(), 'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n')
+    assert.equal(reply.status, 200, reply.raw)
+    assert.ok(headerValues(reply, 'allow')[0]?.includes('GET'))
+    assert.equal(backend.received.length, 0)
+  })
+
   it('answers 413 SY_ERR_BODY_TOO_LARGE to a chunked body that grows above max_body_size', async (t) => {
     const defer = cleanups(t)
     const backend = await startBackend('app')

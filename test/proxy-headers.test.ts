@@ -161,6 +161,12 @@ describe('proxy headers', () => {
     assert.deepEqual(seenValues(seen, 'x-forwarded-for'), ['203.0.113.9, 127.0.0.1'])
   })
 
+  it('appends this hop to a client-sent Forwarded chain (RFC 7239) and adds none otherwise', async () => {
+    const seen = await seenBy(`${lb.url()}/echo`, { headers: { forwarded: 'for=203.0.113.9;proto=https' } })
+    assert.deepEqual(seenValues(seen, 'forwarded'), ['for=203.0.113.9;proto=https, for=127.0.0.1;proto=http'])
+    assert.deepEqual(seenValues(await seenBy(`${lb.url()}/echo`), 'forwarded'), [])
+  })
+
   it('sets X-Forwarded-For to the client address when the client sent none', async () => {
     const seen = await seenBy(`${lb.url()}/echo`)
     assert.deepEqual(seenValues(seen, 'x-forwarded-for'), ['127.0.0.1'])

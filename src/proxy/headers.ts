@@ -42,6 +42,7 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardInfo
   const listed = connectionListed(raw)
   const out: string[] = []
   let forwardedFor: string | undefined
+  let forwarded: string | undefined
   let host: string | undefined
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!
@@ -61,6 +62,9 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardInfo
       case 'x-forwarded-for':
         forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`
         continue
+      case 'forwarded':
+        forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`
+        continue
       case 'host':
         host ??= value
         break
@@ -77,7 +81,15 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardInfo
     info.requestId,
   )
   if (host !== undefined) out.push('x-forwarded-host', host)
+  // RFC 7239: a chain the client brought gets this hop appended, like X-Forwarded-For; a server that trusts
+  // the balancer reads the last element. Without one, X-Forwarded-* carry the same facts at lower cost.
+  if (forwarded !== undefined) out.push('forwarded', `${forwarded}, ${forwardedElement(info)}`)
   return out
+}
+
+function forwardedElement(info: ForwardInfo): string {
+  const node = info.clientIp.includes(':') ? `"[${info.clientIp}]"` : info.clientIp
+  return `for=${node};proto=${info.proto}`
 }
 
 /**

@@ -14,7 +14,7 @@ import type { FrontendContext } from './frontend-context.js'
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 /** Why an upstream attempt failed, as the retry policy and the error answer see it. */
-type Failure = 'conn-failure' | 'empty-response' | 'timeout' | 'protocol' | 'too-large' | 'client-gone' | 'retry-status' | 'other'
+type Failure = 'conn-failure' | 'empty-response' | 'timeout' | 'protocol' | 'too-large' | 'client-gone' | 'retry-status' | 'internal' | 'other'
 
 class RetryStatusAbort extends Error {}
 
@@ -197,7 +197,8 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
       return
     }
     const failure = err instanceof RetryStatusAbort ? 'retry-status' : classify(err)
-    if (server !== undefined && failure !== 'client-gone' && failure !== 'too-large') this.backend.observe(server, true)
+    // Only the server's own failures count against it (a request undici refused to send says nothing of it).
+    if (server !== undefined && failure !== 'client-gone' && failure !== 'too-large' && failure !== 'internal') this.backend.observe(server, true)
     if (failure === 'conn-failure' && server !== undefined) server.markDown((err as NodeJS.ErrnoException).code ?? err.message)
     if (failure === 'retry-status' || ((failure === 'conn-failure' || failure === 'empty-response') && this.canRetry(failure, false))) {
       this.backend.retriesTotal++
@@ -210,6 +211,9 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
         return this.fail('SY_ERR_BODY_TOO_LARGE', { limit: this.ctx.config.max_body_size }, true)
       case 'client-gone':
         return this.finishClientGone()
+      case 'internal':
+        this.ctx.log.error({ event: 'request.internal_error', request_id: this.requestId, err }, 'request could not be sent')
+        return this.fail('SY_ERR_INTERNAL', { reason: 'the request could not be sent' })
       case 'timeout':
         return this.fail('SY_ERR_UPSTREAM_TIMEOUT')
       case 'protocol':
@@ -315,6 +319,8 @@ function classify(err: Error): Failure {
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
       return 'timeout'
+    case 'UND_ERR_INVALID_ARG':
+      return 'internal'
     case 'UND_ERR_ABORTED':
     case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
       return 'client-gone'

@@ -74,6 +74,7 @@ export class HttpFrontend implements FrontendContext {
     server.on('upgrade', this.onUpgrade)
     server.on('clientError', this.onClientError)
     server.on('timeout', onSocketTimeout)
+    server.on('checkContinue', this.onCheckContinue)
     return new Promise((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const text = `${address.host}:${address.port}`
@@ -114,6 +115,8 @@ export class HttpFrontend implements FrontendContext {
     try {
       const problem = checkRequestTarget(req)
       if (problem !== undefined) return sendError(res, 'SY_ERR_BAD_REQUEST', requestId, { reason: problem }, { close: true })
+      // "OPTIONS *" asks about the balancer itself (RFC 9110 section 9.3.7): it answers.
+      if (req.url === '*') return this.answerOptions(req, res, requestId, started)
       const backend = this.router.route(req.headers.host, req.url ?? '/', req.headers)
       if (backend === undefined) return this.answerDirect(req, res, 'SY_ERR_NO_ROUTE', requestId, started)
       new HttpExchange(this, backend, req, res, requestId, started).start()
@@ -122,6 +125,22 @@ export class HttpFrontend implements FrontendContext {
       this.log.error({ event: 'request.internal_error', frontend: this.name, request_id: requestId, err }, 'internal error')
       sendError(res, 'SY_ERR_INTERNAL', requestId, { reason: 'unexpected failure' }, { close: true })
     }
+  }
+
+  /**
+   * `Expect: 100-continue`: a body that is going to be refused is not invited. Otherwise the client is told to
+   * go on and the request takes the normal path.
+   */
+  private readonly onCheckContinue = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const declared = Number(req.headers['content-length'] ?? 0)
+    const max = this.config.max_body_size
+    if (max > 0 && declared > max) {
+      this.inFlight++
+      res.once('close', () => this.requestDone())
+      return sendError(res, 'SY_ERR_BODY_TOO_LARGE', this.requestIdOf(req), { limit: max }, { close: true })
+    }
+    res.writeContinue()
+    this.onRequest(req, res)
   }
 
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -162,14 +181,26 @@ export class HttpFrontend implements FrontendContext {
     return nextRequestId()
   }
 
+  /** Answers a request without a server: an error (404) or "OPTIONS *". */
   private answerDirect(req: http.IncomingMessage, res: http.ServerResponse, code: ErrorCode, requestId: string, started: number): void {
     // Any body the client sent is read and dropped so that the connection can be reused.
     req.resume()
     sendError(res, code, requestId, {}, { close: this.shuttingDown })
+    this.logDirect(req, res.statusCode, requestId, started, code)
+  }
+
+  private answerOptions(req: http.IncomingMessage, res: http.ServerResponse, requestId: string, started: number): void {
+    req.resume()
+    res.writeHead(200, { allow: 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS', 'content-length': 0, 'x-request-id': requestId })
+    res.end()
+    this.logDirect(req, 200, requestId, started, undefined)
+  }
+
+  private logDirect(req: http.IncomingMessage, status: number, requestId: string, started: number, error: ErrorCode | undefined): void {
     this.accessLog?.write({
       frontend: this.name, backend: undefined, server: undefined, client: req.socket.remoteAddress ?? '',
-      method: req.method ?? '', path: req.url ?? '', status: res.statusCode, bytes: 0, bytesIn: 0,
-      durationMs: performance.now() - started, queueMs: 0, upstreamMs: -1, retries: 0, requestId, error: code,
+      method: req.method ?? '', path: req.url ?? '', status, bytes: 0, bytesIn: 0,
+      durationMs: performance.now() - started, queueMs: 0, upstreamMs: -1, retries: 0, requestId, error,
     })
   }
 

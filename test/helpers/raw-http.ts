@@ -38,8 +38,9 @@ export function parseRawResponse(text: string, closed: boolean): RawReply | unde
   const length = headers.find(([name]) => name === 'content-length')?.[1]
   const chunked = headers.some(([name, value]) => name === 'transfer-encoding' && value.toLowerCase().includes('chunked'))
   if (status === 100) {
+    // The interim answer is skipped, but `raw` keeps it so that a test can tell it was sent.
     const next = parseRawResponse(rest, closed)
-    return next
+    return next === undefined ? undefined : { ...next, raw: text }
   }
   if (length !== undefined) {
     const n = Number(length)

@@ -39,7 +39,8 @@ export class LoadBalancer implements BalancerControl {
   private adminAddress: HostPort | undefined
   private readonly log: Logger
   private readonly accessLog: AccessLog | undefined
-  private readonly configFile: string | undefined
+  /** The file the configuration came from (reload reads it again). */
+  readonly configFile: string | undefined
   private readonly stateFile: StateFile<RuntimeState>
   private runtimeState: RuntimeState
   private reloading: Promise<void> = Promise.resolve()

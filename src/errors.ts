@@ -40,6 +40,14 @@ export const ERRORS = {
   SY_ERR_SERVER_EXISTS: { status: 409, message: "backend '{backend}' already has a server named '{server}'" },
   SY_ERR_ADMIN_UNREACHABLE: { status: 502, message: 'cannot reach the balancer at {url}: {reason}' },
 
+  // Releases
+  SY_ERR_UNKNOWN_SERVICE: { status: 404, message: "no service named '{service}'" },
+  SY_ERR_UNKNOWN_DEPLOYMENT: { status: 404, message: "no deployment with id '{id}'" },
+  SY_ERR_DEPLOYMENT_RUNNING: { status: 409, message: "service '{service}' already has a release in progress ({id})" },
+  SY_ERR_DEPLOYMENT_STATE: { status: 409, message: "deployment {id} is {status}: cannot {action} it" },
+  SY_ERR_NO_PREVIOUS_RELEASE: { status: 409, message: "service '{service}' has no previous release to go back to" },
+  SY_ERR_STRATEGY_UNSUPPORTED: { status: 400, message: '{reason}' },
+
   // Process
   SY_ERR_LISTEN: { status: 500, message: 'cannot listen on {address}: {reason}' },
   SY_ERR_INTERNAL: { status: 500, message: 'internal error: {reason}' },

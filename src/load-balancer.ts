@@ -1,6 +1,8 @@
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { AdminServer } from './admin/admin-server.js'
-import type { BalancerControl, DrainOutcome, NewServer, ServerChange, ServerView, StateView } from './admin/balancer-control.js'
+import type { BalancerControl, DrainOutcome, NewServer, ServerChange, ServerView, ServiceView, StateView } from './admin/balancer-control.js'
+import type { DeploymentRecord } from './deploy/deployment-record.js'
+import { Services, type SteerAction } from './deploy/services.js'
 import { buildServerView, buildStateView } from './admin/state-view.js'
 import { formatHostPort, parseHostPort, type HostPort } from './config/address.js'
 import { DEFAULTS } from './config/defaults.js'
@@ -12,7 +14,7 @@ import { AccessLog } from './proxy/access-log.js'
 import { HttpFrontend } from './proxy/http-frontend.js'
 import type { Backend } from './runtime/backend.js'
 import { Runtime } from './runtime/runtime.js'
-import { emptyRuntimeState, runtimeStateSchema, serverKey, type RuntimeState } from './runtime/runtime-state.js'
+import { emptyRuntimeState, runtimeStateSchema, serverKey, type RuntimeState, type ServiceState } from './runtime/runtime-state.js'
 import type { AdminState, Server } from './runtime/server.js'
 import { StateFile } from './runtime/state-file.js'
 
@@ -44,6 +46,8 @@ export class LoadBalancer implements BalancerControl {
   private readonly stateFile: StateFile<RuntimeState>
   private runtimeState: RuntimeState
   private reloading: Promise<void> = Promise.resolve()
+  /** Releases of the configured services. */
+  readonly services: Services
 
   private constructor(config: Config, log: Logger, configFile: string | undefined, stateFile: StateFile<RuntimeState>, state: RuntimeState) {
     this.config = config
@@ -57,6 +61,19 @@ export class LoadBalancer implements BalancerControl {
       this.frontends.set(name, new HttpFrontend(name, fe, this.runtime, { accessLog: this.accessLog, log }))
     }
     this.admin = new AdminServer({ control: this, token: config.admin?.token, log })
+    this.services = new Services(
+      {
+        config: () => this.config,
+        backend: (name) => this.runtime.backends.get(name),
+        serviceState: (service) => this.runtimeState.services[service] ?? { instances: [] },
+        updateServiceState: (service, change) => {
+          const current = this.runtimeState.services[service] ?? { instances: [] }
+          this.persist({ ...this.runtimeState, services: { ...this.runtimeState.services, [service]: change(current) } })
+        },
+        log,
+      },
+      stateDir(config, configFile),
+    )
   }
 
   static async start(config: Config, options: LoadBalancerOptions = {}): Promise<LoadBalancer> {
@@ -70,6 +87,7 @@ export class LoadBalancer implements BalancerControl {
     try {
       lb.adminAddress = await lb.admin.listen(config.admin?.listen ?? (parseHostPort(DEFAULTS.admin.listen) as HostPort))
       for (const frontend of lb.frontends.values()) await frontend.listen()
+      await lb.services.start()
     } catch (err) {
       await lb.stop(0)
       throw err
@@ -98,7 +116,47 @@ export class LoadBalancer implements BalancerControl {
   // ---- BalancerControl ----
 
   state(): StateView {
-    return buildStateView(this.frontends.values(), this.runtime.backends.values())
+    return buildStateView(this.frontends.values(), this.runtime.backends.values(), this.serviceViews())
+  }
+
+  private serviceViews(): ServiceView[] {
+    return Object.entries(this.config.services).map(([name, service]) => {
+      const state: ServiceState = this.runtimeState.services[name] ?? { instances: [] }
+      const active = this.services.controller(name).active
+      return {
+        name,
+        backend: service.backend,
+        version: state.version ?? null,
+        previous: state.previous ?? null,
+        rotation: state.rotation ?? null,
+        deployment: active === undefined ? null : { id: active.id, status: active.status, to: active.to, strategy: active.strategy },
+      }
+    })
+  }
+
+  /** A service's persisted state: current and previous version, instances, rotation. */
+  serviceState(service: string): ServiceState {
+    return this.runtimeState.services[service] ?? { instances: [] }
+  }
+
+  deploy(service: string, version: string, strategy?: string): DeploymentRecord {
+    return this.services.deploy(service, version, strategy)
+  }
+
+  rollback(service: string): DeploymentRecord {
+    return this.services.rollback(service)
+  }
+
+  deployment(id: string): Promise<DeploymentRecord> {
+    return this.services.deployment(id)
+  }
+
+  deployments(service?: string): Promise<DeploymentRecord[]> {
+    return this.services.deployments(service)
+  }
+
+  steerDeployment(id: string, action: SteerAction): Promise<DeploymentRecord> {
+    return this.services.steer(id, action)
   }
 
   server(backend: string, server: string): ServerView {
@@ -162,7 +220,7 @@ export class LoadBalancer implements BalancerControl {
     const { [key]: _added, ...added } = this.runtimeState.added
     const { [key]: _override, ...servers } = this.runtimeState.servers
     const inFile = this.config.backends[backend]?.servers[server] !== undefined
-    this.persist({ servers, added, removed: inFile ? [...new Set([...this.runtimeState.removed, key])] : this.runtimeState.removed })
+    this.persist({ ...this.runtimeState, servers, added, removed: inFile ? [...new Set([...this.runtimeState.removed, key])] : this.runtimeState.removed })
     b.detachServer(s)
     s.setAdmin('drain')
     this.log.info({ event: 'server.removed', backend, server }, `server ${s} removed; draining`)
@@ -219,6 +277,7 @@ export class LoadBalancer implements BalancerControl {
       void frontend.close(REMOVED_SERVER_DRAIN_MS)
     }
     for (const [name, frontend] of opened) this.frontends.set(name, frontend)
+    await this.services.sync()
     previous.retire()
     for (const backend of previous.backends.values()) if (!runtime.backends.has(backend.name)) backend.queue.expireAll()
     const leftBehind = runtime.leftBehind(previous)
@@ -264,6 +323,7 @@ export class LoadBalancer implements BalancerControl {
     this.admin.ready = false
     this.log.info({ event: 'stopping', grace_ms: graceMs }, 'stopping')
     await Promise.all([...this.frontends.values()].map((fe) => fe.close(graceMs)))
+    await this.services.close()
     await this.runtime.close()
     await this.admin.close()
     this.log.info({ event: 'stopped' }, 'stopped')

@@ -1,49 +1,8 @@
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import { after, before, beforeEach, describe, it } from 'node:test'
-import { AdminServer } from '../src/admin/admin-server.js'
-import type { BalancerControl } from '../src/admin/balancer-control.js'
 import { FakeControl } from './admin-fake-control.js'
-
-const TOKEN = 's3cret-token'
-
-interface Answer {
-  readonly status: number
-  readonly headers: Headers
-  readonly body: Record<string, unknown>
-}
-
-interface Admin {
-  readonly url: string
-  readonly server: AdminServer
-  call(method: string, path: string, options?: { body?: unknown; raw?: string; token?: string | null; headers?: Record<string, string> }): Promise<Answer>
-}
-
-async function startAdmin(control: BalancerControl, options: { token?: string } = { token: TOKEN }): Promise<Admin> {
-  const { token } = options
-  const server = new AdminServer({ control, token })
-  const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
-  server.ready = true
-  const url = `http://127.0.0.1:${port}`
-  return {
-    url,
-    server,
-    call: async (method, path, options = {}) => {
-      const headers: Record<string, string> = { ...options.headers }
-      const sent = options.token === undefined ? TOKEN : options.token
-      if (sent !== null) headers.authorization = `Bearer ${sent}`
-      const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body))
-      if (body !== undefined) headers['content-type'] = 'application/json'
-      const res = await fetch(url + path, { method, headers, body })
-      const text = await res.text()
-      return { status: res.status, headers: res.headers, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) }
-    },
-  }
-}
-
-function errorCode(answer: Answer): unknown {
-  return (answer.body.error as { code?: unknown } | undefined)?.code
-}
+import { errorCode, startAdmin, TOKEN, type Admin } from './admin-harness.js'
 
 describe('admin API', () => {
   let control: FakeControl
@@ -51,7 +10,7 @@ describe('admin API', () => {
 
   beforeEach(async () => {
     await admin?.server.close()
-    control = new FakeControl({ app: ['s1', 's2'], api: ['a1'] })
+    control = new FakeControl({ app: ['s1', 's2'], api: ['a1'] }, { app: 'v1' })
     admin = await startAdmin(control)
   })
   after(() => admin.server.close())
@@ -272,6 +231,10 @@ describe('admin API', () => {
       ['POST', '/api/v1/backends/app/servers', { name: 's3', address: '127.0.0.1:1' }],
       ['DELETE', '/api/v1/backends/app/servers/s1', undefined],
       ['POST', '/api/v1/reload', undefined],
+      ['POST', '/api/v1/deployments', { service: 'app', version: 'v2' }],
+      ['POST', '/api/v1/services/app/rollback', undefined],
+      ['POST', '/api/v1/deployments/app-1/pause', undefined],
+      ['POST', '/api/v1/deployments/app-1/abort', undefined],
     ]
     const wrongWays: [string, { token?: string | null; headers?: Record<string, string>; query?: string }][] = [
       ['no token', { token: null }],
@@ -294,6 +257,7 @@ describe('admin API', () => {
         }
         assert.deepEqual(control.state(), before)
         assert.equal(control.reloads, 0)
+        assert.equal(control.releases.records.length, 0)
       })
     }
 
@@ -371,6 +335,10 @@ describe('admin API', () => {
         ['GET', '/api/v1/reload', 'POST'],
         ['PUT', '/api/v1/backends/app/servers/s1', 'GET, POST, DELETE, HEAD'],
         ['GET', '/api/v1/backends/app/servers', 'POST'],
+        ['DELETE', '/api/v1/deployments', 'GET, POST, HEAD'],
+        ['POST', '/api/v1/deployments/app-1', 'GET, HEAD'],
+        ['GET', '/api/v1/deployments/app-1/pause', 'POST'],
+        ['GET', '/api/v1/services/app/rollback', 'POST'],
       ]
       for (const [method, path, allow] of cases) {
         const answer = await admin.call(method, path)

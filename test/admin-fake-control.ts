@@ -8,10 +8,13 @@ import type {
   NewServer,
   ServerChange,
   ServerView,
+  ServiceView,
   StateView,
 } from '../src/admin/balancer-control.js'
 import { ConfigError } from '../src/config/load-config.js'
+import type { DeploymentRecord } from '../src/deploy/deployment-record.js'
 import { SwitchyardError } from '../src/errors.js'
+import { FakeDeployments } from './admin-fake-deployments.js'
 
 type MutableView = { -readonly [K in keyof ServerView]: ServerView[K] }
 
@@ -20,9 +23,12 @@ export class FakeControl implements BalancerControl {
   reloads = 0
   /** When set, the next reload fails with these problems. */
   reloadProblems: ConfigError['problems'] | undefined
+  /** Releases of the services given to the constructor (none by default). */
+  readonly releases: FakeDeployments
   private readonly idle = new Map<string, (() => void)[]>()
 
-  constructor(servers: Record<string, string[]>) {
+  constructor(servers: Record<string, string[]>, services: Record<string, string | undefined> = {}) {
+    this.releases = new FakeDeployments(services)
     for (const [backend, names] of Object.entries(servers)) {
       this.backends.set(backend, new Map())
       names.forEach((name, i) => this.put(backend, { name, address: `127.0.0.1:${40000 + i}` }))
@@ -39,6 +45,7 @@ export class FakeControl implements BalancerControl {
         retries: 2,
         servers: [...servers.values()].map((s) => ({ ...s })),
       })),
+      services: this.releases.services().map((s): ServiceView => ({ ...s, backend: s.name })),
     }
   }
 
@@ -90,6 +97,26 @@ export class FakeControl implements BalancerControl {
     this.reloads++
   }
 
+  deploy(service: string, version: string, strategy?: string): DeploymentRecord {
+    return this.releases.deploy(service, version, strategy)
+  }
+
+  rollback(service: string): DeploymentRecord {
+    return this.releases.rollback(service)
+  }
+
+  async deployment(id: string): Promise<DeploymentRecord> {
+    return this.releases.get(id)
+  }
+
+  async deployments(service?: string): Promise<DeploymentRecord[]> {
+    return this.releases.list(service)
+  }
+
+  async steerDeployment(id: string, action: 'pause' | 'resume' | 'abort' | 'promote'): Promise<DeploymentRecord> {
+    return this.releases.steer(id, action)
+  }
+
   /** Puts `n` requests in flight on a server. */
   hold(backend: string, server: string, n: number): void {
     this.find(backend, server).active = n
@@ -129,6 +156,7 @@ export class FakeControl implements BalancerControl {
       max_connections: server.max_connections ?? 0,
       last_change: Date.now(),
       last_check: null,
+      release: null,
     }
     this.backends.get(backend)!.set(server.name, view)
     return view

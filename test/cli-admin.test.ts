@@ -1,35 +1,15 @@
 /** `status`, `server`, `weight` and `reload`: the real CLI as a child process against a real balancer process. */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { StateView } from '../src/admin/balancer-control.js'
 import { startBackend, type TestBackend } from './helpers/backend.js'
-import { CLI, ROOT, startBalancerProcess, tempDir, type BalancerProcess } from './helpers/balancer.js'
+import { startBalancerProcess, tempDir, type BalancerProcess } from './helpers/balancer.js'
+import { cli } from './admin-cli-runner.js'
 
 const TOKEN = 'cli-test-token'
-
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-function cli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const base = { ...process.env }
-  delete base.SWITCHYARD_TOKEN
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...base, NO_COLOR: '1', ...env } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    child.on('error', fail)
-    child.on('close', (code) => done({ code, stdout, stderr }))
-  })
-}
 
 function configYaml(servers: { s1: string; ko: string; w1: string }, s1Weight = 1): string {
   return `

@@ -30,6 +30,7 @@ const SECTION_PATHS: Readonly<Record<string, string>> = {
   frontend: 'frontends.*',
   backend: 'backends.*',
   server: 'backends.*.servers.*',
+  service: 'services.*',
 }
 
 function defaultLeaves(value: unknown, path: string, out: [string, unknown][] = []): [string, unknown][] {

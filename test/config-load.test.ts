@@ -226,7 +226,9 @@ describe('parseConfigText: problems with their positions', () => {
     assert.deepEqual(NOT_YET_SUPPORTED, [
       'frontends.*.tls',
       'frontends.*.mode: tcp',
-      'services',
+      'services.*.strategy.type: canary',
+      'services.*.strategy.steps',
+      'services.*.strategy.analysis',
     ])
     const text = yaml(
       'frontends:',
@@ -238,15 +240,17 @@ describe('parseConfigText: problems with their positions', () => {
       'backends:',
       '  app:',
       '    health: { type: tcp }',
-      '    passive: { eject_for: 10s }',
-      '    slow_start: 10s',
       'services:',
-      '  app: { backend: app }',
+      '  app:',
+      '    backend: app',
+      '    provider: { type: process, command: node app.js }',
+      '    strategy: { type: canary, steps: [{ weight: 5 }] }',
     )
     assert.deepEqual(problems(text), [
       "sy.yaml:4:5: 'frontends.web.mode: tcp' is not supported by this version of Switchyard yet",
       "sy.yaml:5:5: 'frontends.web.tls' is not supported by this version of Switchyard yet",
-      "sy.yaml:12:1: 'services' is not supported by this version of Switchyard yet",
+      "sy.yaml:14:17: 'services.app.strategy.type: canary' is not supported by this version of Switchyard yet",
+      "sy.yaml:14:31: 'services.app.strategy.steps' is not supported by this version of Switchyard yet",
     ])
   })
 

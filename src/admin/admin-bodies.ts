@@ -40,6 +40,19 @@ export const newServerBody = z.strictObject({
   max_connections: z.number().int().min(0).optional(),
 }) satisfies z.ZodType<NewServer>
 
+/** Same rule as a name in the configuration file: versions end up in server names and log paths. */
+const releaseName = z.string().min(1).max(200).regex(NAME_PATTERN, 'a version may use letters, digits, "_", "." and "-"')
+
+/**
+ * `strategy` is any name here: which strategies a release supports is the engine's knowledge, and it answers an
+ * unsupported one with SY_ERR_STRATEGY_UNSUPPORTED.
+ */
+export const deployBody = z.strictObject({
+  service: z.string().min(1).max(200),
+  version: releaseName,
+  strategy: z.string().min(1).max(50).optional(),
+})
+
 /** An empty body or `{}`: for actions that take no input. */
 export const emptyBody = z.strictObject({}).optional()
 

@@ -7,6 +7,7 @@ import { errorReply, sendReply, type AdminReply } from './admin-reply.js'
 import { AdminRouter, type AdminRoute } from './admin-router.js'
 import type { BalancerControl } from './balancer-control.js'
 import { BearerAuth } from './bearer-auth.js'
+import { deploymentRoutes } from './deployment-routes.js'
 import { readJsonBody } from './read-json-body.js'
 import { serverRoutes } from './server-routes.js'
 
@@ -33,7 +34,7 @@ export class AdminServer {
   constructor(options: AdminServerOptions) {
     this.auth = new BearerAuth(options.token)
     this.log = options.log ?? silentLogger()
-    this.router = new AdminRouter([this.healthRoute(), ...serverRoutes(options.control)])
+    this.router = new AdminRouter([this.healthRoute(), ...serverRoutes(options.control), ...deploymentRoutes(options.control)])
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.log.error({ event: 'admin.failed', err }, 'admin request failed')

@@ -1,3 +1,4 @@
+import type { DeploymentRecord } from '../deploy/deployment-record.js'
 import type { AdminState, EffectiveState, Health } from '../runtime/server.js'
 
 /** One server as the admin API, the CLI and the stats page show it. */
@@ -20,6 +21,8 @@ export interface ServerView {
   /** Epoch ms of the last change of state. */
   readonly last_change: number
   readonly last_check: { readonly ok: boolean; readonly detail: string; readonly duration_ms: number } | null
+  /** The version this server runs (servers of a service). */
+  readonly release: string | null
 }
 
 export interface BackendView {
@@ -37,9 +40,21 @@ export interface FrontendView {
   readonly active: number
 }
 
+/** A service: its current and previous release and the release running now, if any. */
+export interface ServiceView {
+  readonly name: string
+  readonly backend: string
+  readonly version: string | null
+  readonly previous: string | null
+  /** Versions in rotation; null = every version. */
+  readonly rotation: string[] | null
+  readonly deployment: { readonly id: string; readonly status: string; readonly to: string; readonly strategy: string } | null
+}
+
 export interface StateView {
   readonly frontends: FrontendView[]
   readonly backends: BackendView[]
+  readonly services: ServiceView[]
 }
 
 export interface ServerChange {
@@ -79,4 +94,11 @@ export interface BalancerControl {
   removeServer(backend: string, server: string, timeoutMs: number): Promise<DrainOutcome>
   /** Re-reads the configuration file; throws (and changes nothing) when it is invalid. */
   reload(): Promise<void>
+  /** Starts a release of `service` to `version`; it runs in the background (see deployment()). */
+  deploy(service: string, version: string, strategy?: string): DeploymentRecord
+  rollback(service: string): DeploymentRecord
+  deployment(id: string): Promise<DeploymentRecord>
+  /** Newest first. */
+  deployments(service?: string): Promise<DeploymentRecord[]>
+  steerDeployment(id: string, action: 'pause' | 'resume' | 'abort' | 'promote'): Promise<DeploymentRecord>
 }

@@ -2,7 +2,7 @@ import { formatHostPort } from '../config/address.js'
 import type { HttpFrontend } from '../proxy/http-frontend.js'
 import type { Backend } from '../runtime/backend.js'
 import type { Server } from '../runtime/server.js'
-import type { BackendView, FrontendView, ServerView, StateView } from './balancer-control.js'
+import type { BackendView, FrontendView, ServerView, ServiceView, StateView } from './balancer-control.js'
 
 /** The admin views of the live runtime (pure reads: nothing here changes state). */
 export function buildServerView(backend: Backend, server: Server): ServerView {
@@ -23,6 +23,7 @@ export function buildServerView(backend: Backend, server: Server): ServerView {
     max_connections: server.maxConnections,
     last_change: server.lastChange,
     last_check: check?.last === undefined ? null : { ok: check.last.ok, detail: check.last.detail, duration_ms: check.last.durationMs },
+    release: server.release ?? null,
   }
 }
 
@@ -45,6 +46,6 @@ export function buildFrontendView(frontend: HttpFrontend): FrontendView {
   }
 }
 
-export function buildStateView(frontends: Iterable<HttpFrontend>, backends: Iterable<Backend>): StateView {
-  return { frontends: [...frontends].map(buildFrontendView), backends: [...backends].map(buildBackendView) }
+export function buildStateView(frontends: Iterable<HttpFrontend>, backends: Iterable<Backend>, services: ServiceView[]): StateView {
+  return { frontends: [...frontends].map(buildFrontendView), backends: [...backends].map(buildBackendView), services }
 }

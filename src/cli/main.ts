@@ -5,6 +5,8 @@
  */
 import { Argument, Command } from 'commander'
 import type { AdminOptions } from './admin-client.js'
+import type { DeployOptions } from './commands/deploy.js'
+import type { SteerAction } from './commands/steer.js'
 
 const program = new Command()
 program.name('switchyard').description('A load balancer that also runs releases.').showHelpAfterError()
@@ -67,6 +69,53 @@ adminCommand('reload', 'reload the configuration file of the running balancer')
   .action(async (opts: AdminOptions) => {
     const { reloadCommand } = await import('./commands/reload.js')
     process.exitCode = await reloadCommand(opts)
+  })
+
+adminCommand('deploy', 'run a release of a service and follow it (exit 0 succeeded, 1 failed or rolled back)')
+  .argument('<service>', 'the service, as named under services: in the configuration')
+  .requiredOption('--version <version>', 'the version to release')
+  .option('--strategy <strategy>', "rolling, surge or bluegreen for this release (default: the service's)")
+  .option('--no-wait', 'print the deployment id and return at once')
+  .action(async (service: string, opts: DeployOptions) => {
+    const { deployCommand } = await import('./commands/deploy.js')
+    process.exitCode = await deployCommand(service, opts)
+  })
+
+adminCommand('rollback', 'go back to the previous release of a service and follow it')
+  .argument('<service>', 'the service')
+  .option('--no-wait', 'print the deployment id and return at once')
+  .action(async (service: string, opts: AdminOptions & { wait: boolean }) => {
+    const { rollbackCommand } = await import('./commands/deploy.js')
+    process.exitCode = await rollbackCommand(service, opts)
+  })
+
+const steering: Record<SteerAction, string> = {
+  pause: 'pause a running release after its current step',
+  resume: 'resume a paused or interrupted release',
+  promote: 'promote a release (blue/green: stop the previous release kept warm now)',
+  abort: 'abort a release and restore the previous one',
+}
+for (const [action, description] of Object.entries(steering) as [SteerAction, string][]) {
+  adminCommand(action, description)
+    .argument('<deployment>', 'the deployment id')
+    .action(async (id: string, opts: AdminOptions) => {
+      const { steerCommand } = await import('./commands/steer.js')
+      process.exitCode = await steerCommand(action, id, opts)
+    })
+}
+
+adminCommand('history', 'list the past releases of a service, newest first')
+  .argument('<service>', 'the service')
+  .action(async (service: string, opts: AdminOptions) => {
+    const { historyCommand } = await import('./commands/history.js')
+    process.exitCode = await historyCommand(service, opts)
+  })
+
+adminCommand('report', "show one release: its steps, cost figures and traffic per version")
+  .argument('<deployment>', 'the deployment id')
+  .action(async (id: string, opts: AdminOptions) => {
+    const { reportCommand } = await import('./commands/history.js')
+    process.exitCode = await reportCommand(id, opts)
   })
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -41,4 +41,19 @@ export const DEFAULTS = {
     weight: 1,
     backup: false,
   },
+  service: {
+    provider: {
+      instances: 2,
+      stop_timeout: '10s', // process provider: SIGTERM, then SIGKILL after this long
+      command_timeout: '5m', // static and exec providers: time allowed for one command
+    },
+    strategy: {
+      type: 'rolling',
+      drain_timeout: '30s',
+      healthy_deadline: '60s',
+      batch: 1,
+      max_surge: 1,
+      keep_previous: '10m',
+    },
+  },
 } as const

@@ -4,60 +4,16 @@
  * are checked in validate-references.ts, so that they are reported even when other parts are invalid.
  */
 import { z } from 'zod'
-import { parseHostPort, type HostPort } from './address.js'
 import { DEFAULTS } from './defaults.js'
-import { didYouMean } from './did-you-mean.js'
-import { parseDuration, parseSize } from './units.js'
+import { duration, hostPort, name, size, strict } from './schema-parts.js'
+import { servicesSchema } from './service-schema.js'
 
-/** An object that rejects unknown keys, with a "did you mean" hint per key (one message line per key). */
-function strict<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape)
-  return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys'
-        ? issue.keys.map((key) => `unknown key '${key}'${didYouMean(key, known)}`).join('\n')
-        : undefined,
-  })
-}
-
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = typeof value === 'number' ? (value === 0 ? 0 : undefined) : parseDuration(value)
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `'${value}' is not a duration (write it like 500ms, 2s, 1m or 1h)` })
-    return z.NEVER
-  }
-  return ms
-})
-
-const size = z.union([z.string(), z.number().int().nonnegative()]).transform((value, ctx) => {
-  const bytes = typeof value === 'number' ? value : parseSize(value)
-  if (bytes === undefined) {
-    ctx.addIssue({ code: 'custom', message: `'${value}' is not a size (write it like 512, 64kb or 1mb)` })
-    return z.NEVER
-  }
-  return bytes
-})
-
-function hostPort(defaultHost?: string) {
-  return z.union([z.string(), z.number().int()]).transform((value, ctx): HostPort => {
-    const parsed = parseHostPort(String(value), defaultHost === undefined ? {} : { defaultHost })
-    if (typeof parsed === 'string') {
-      ctx.addIssue({ code: 'custom', message: parsed })
-      return z.NEVER
-    }
-    return parsed
-  })
-}
+export { NAME_PATTERN, NAME_RULE } from './schema-parts.js'
 
 const listenList = z
   .union([hostPort('0.0.0.0'), z.array(hostPort('0.0.0.0')).min(1, 'listen needs at least one address')])
   .transform((value) => (Array.isArray(value) ? value : [value]))
 
-/** Names of frontends, backends and servers (one rule for the file, the admin API and the CLI's backend/server). */
-export const NAME_PATTERN = /^[\p{L}\p{N}_.-]+$/u
-export const NAME_RULE = 'names may use letters, digits, "_", "." and "-"'
-
-const name = z.string().regex(NAME_PATTERN, NAME_RULE)
 
 const routeSchema = strict({
   match: strict({
@@ -153,7 +109,7 @@ export const configSchema = strict({
   access_log: z.boolean().default(DEFAULTS.access_log),
   frontends: z.record(name, frontendSchema),
   backends: z.record(name, backendSchema),
-  services: z.unknown().optional(),
+  services: z.record(name, servicesSchema).default({}),
 })
 
 export type Config = z.output<typeof configSchema>
@@ -164,3 +120,6 @@ export type ServerConfig = BackendConfig['servers'][string]
 export type HealthConfig = NonNullable<BackendConfig['health']>
 export type BalanceAlgorithm = (typeof BALANCE_ALGORITHMS)[number]
 export type RetryCondition = (typeof RETRY_CONDITIONS)[number]
+export type ServiceConfig = Config['services'][string]
+export type ProviderConfig = ServiceConfig['provider']
+export type StrategyConfig = ServiceConfig['strategy']

@@ -39,6 +39,36 @@ export function validateReferences(raw: unknown): PathProblem[] {
   }
 
   problems.push(...sharedListenAddresses(raw))
+  problems.push(...serviceBackends(raw, backendNames))
+  return problems
+}
+
+/**
+ * Each service names an existing backend, no two services share one (a backend's servers are one service's
+ * instances), and a static service's backend has the fixed servers it deploys to.
+ */
+function serviceBackends(raw: Record<string, unknown>, backendNames: readonly string[] | undefined): PathProblem[] {
+  const problems: PathProblem[] = []
+  const owners = new Map<string, string>()
+  for (const [name, service] of Object.entries(isRecord(raw.services) ? raw.services : {})) {
+    if (!isRecord(service) || typeof service.backend !== 'string') continue
+    const path = ['services', name, 'backend']
+    const missing = backendNames === undefined ? undefined : missingBackend(service.backend, backendNames, `service '${name}'`)
+    if (missing !== undefined) {
+      problems.push({ path, at: 'value', message: missing })
+      continue
+    }
+    const owner = owners.get(service.backend)
+    if (owner !== undefined) {
+      problems.push({ path, at: 'value', message: `services '${owner}' and '${name}' both use backend '${service.backend}'; each service needs its own` })
+    }
+    owners.set(service.backend, name)
+    const backend = isRecord(raw.backends) ? raw.backends[service.backend] : undefined
+    const servers = isRecord(backend) && isRecord(backend.servers) ? Object.keys(backend.servers) : []
+    if (isRecord(service.provider) && service.provider.type === 'static' && servers.length === 0) {
+      problems.push({ path, at: 'value', message: `service '${name}' deploys in place (static), but backend '${service.backend}' has no servers` })
+    }
+  }
   return problems
 }
 

@@ -96,6 +96,10 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   }
 
   private pickServer(): Server | undefined {
+    const preview = this.backend.preview
+    if (preview !== undefined && this.req.headers[preview.header] === preview.version) {
+      return this.backend.pickRelease(preview.version, this.tried)
+    }
     if (this.cookie !== undefined) {
       const sticky = this.backend.serverForCookie(this.cookie)
       if (sticky !== undefined && this.tried?.has(sticky) !== true) return sticky
@@ -178,7 +182,10 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
 
   onComplete(): void {
     const server = this.releaseServer()
-    if (server !== undefined) this.backend.observe(server, this.status >= 500)
+    if (server !== undefined) {
+      server.recordResponse(this.status >= 500, performance.now() - this.upstreamStart)
+      this.backend.observe(server, this.status >= 500)
+    }
     this.done = true
     this.res.end()
     this.logAccess()
@@ -187,6 +194,7 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   onError(err: Error): void {
     const server = this.releaseServer()
     if (this.done) return
+    server?.recordResponse(true, performance.now() - this.upstreamStart)
     if (this.responseStarted) {
       if (server !== undefined) this.backend.observe(server, true)
       // Part of the response is already with the client: the only honest signal left is to cut it.

@@ -28,6 +28,11 @@ export class Backend implements ServerObserver, HealthObserver {
   /** Servers that may be chosen, in configuration order (removed servers leave this list at once). */
   servers: Server[] = []
 
+  /** Versions in rotation (services); undefined = every server's version. */
+  private rotation: ReadonlySet<string> | undefined
+  /** Blue/green preview: requests with `header: version` go to that version's servers before the switch. */
+  preview: { readonly header: string; readonly version: string } | undefined
+
   private primary: Balancer<Server>
   private backups: Balancer<Server> | undefined
   private readonly byCookie = new Map<string, Server>()
@@ -65,6 +70,7 @@ export class Backend implements ServerObserver, HealthObserver {
   addServers(servers: readonly Server[], options: { slowStart: boolean } = { slowStart: true }): void {
     for (const server of servers) {
       server.observer = this
+      server.inRotation = this.inRotation(server)
       this.servers.push(server)
       this.byCookie.set(server.cookieValue, server)
       server.rampOnUp = options.slowStart
@@ -85,6 +91,33 @@ export class Backend implements ServerObserver, HealthObserver {
     clearTimeout(this.ejections.get(server))
     this.ejections.delete(server)
     this.rebuild()
+  }
+
+  /** Puts only the servers of these versions into rotation (undefined: all). Takes effect for the next request. */
+  setRotation(releases: readonly string[] | undefined): void {
+    this.rotation = releases === undefined ? undefined : new Set(releases)
+    for (const server of this.servers) server.inRotation = this.inRotation(server)
+    this.rebuild()
+    this.wakeQueue()
+  }
+
+  get rotationReleases(): string[] | undefined {
+    return this.rotation === undefined ? undefined : [...this.rotation]
+  }
+
+  private inRotation(server: Server): boolean {
+    return this.rotation === undefined || (server.release !== undefined && this.rotation.has(server.release))
+  }
+
+  /** A server of `version` that is UP apart from rotation (preview requests), the least loaded one. */
+  pickRelease(version: string, skip: ReadonlySet<Server> | undefined): Server | undefined {
+    let best: Server | undefined
+    for (const s of this.servers) {
+      if (s.release !== version || s.admin !== 'ready' || s.health !== 'up' || s.ejected || skip?.has(s) === true) continue
+      if (s.maxConnections > 0 && s.active >= s.maxConnections) continue
+      if (best === undefined || s.active < best.active) best = s
+    }
+    return best
   }
 
   serverNamed(name: string): Server | undefined {
@@ -134,6 +167,14 @@ export class Backend implements ServerObserver, HealthObserver {
     this.log.info({ event: 'server.admin', backend: this.name, server: server.name, admin }, `server ${server} is ${admin}`)
   }
 
+  /** After an in-place deploy: the server must pass its checks again (STARTING) before it is UP. */
+  recheck(server: Server): void {
+    if (this.monitor === undefined) return
+    this.unwatch(server)
+    server.setHealth('unchecked', 'new version')
+    if (server.admin !== 'maint') this.watch(server)
+  }
+
   // ---- observers ----
 
   serverFreed(server: Server): void {
@@ -141,6 +182,10 @@ export class Backend implements ServerObserver, HealthObserver {
       this.stopProbe(server)
       this.log.info({ event: 'server.up', backend: this.name, server: server.name }, `server ${server} is up`)
     }
+    this.wakeQueue()
+  }
+
+  private wakeQueue(): void {
     // Bounded by the queue's length: a woken waiter that finds no server re-queues itself at the front.
     for (let n = this.queue.length; n > 0 && this.hasAvailableServer(); n--) {
       if (!this.queue.wakeOne()) break

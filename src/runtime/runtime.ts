@@ -1,4 +1,5 @@
 import { parseHostPort, type HostPort } from '../config/address.js'
+import { DEFAULTS } from '../config/defaults.js'
 import type { Config } from '../config/schema.js'
 import type { Logger } from '../log.js'
 import { Backend } from './backend.js'
@@ -22,9 +23,12 @@ export class Runtime {
     for (const [name, backendConfig] of Object.entries(config.backends)) {
       const backend = new Backend(name, backendConfig, log)
       const old = previous?.backends.get(name)
+      const service = serviceOf(config, name)
+      const serviceState = service === undefined ? undefined : state.services[service]
+      const fixedRelease = (server: string): string | undefined => serviceState?.server_versions?.[server] ?? serviceState?.version
       const specs: [string, ServerSpec][] = Object.entries(backendConfig.servers)
         .filter(([server]) => !state.removed.includes(serverKey(name, server)))
-        .map(([server, c]) => [server, c])
+        .map(([server, c]) => [server, service === undefined ? c : { ...c, release: fixedRelease(server) }])
       for (const [key, added] of Object.entries(state.added)) {
         const [b, server] = splitKey(key)
         if (b !== name || backendConfig.servers[server] !== undefined) continue
@@ -32,12 +36,20 @@ export class Runtime {
         if (typeof address === 'string') continue
         specs.push([server, { address, weight: added.weight, backup: added.backup, max_connections: added.max_connections }])
       }
+      // Instances a provider started are servers too, labelled with their version.
+      for (const instance of serviceState?.instances ?? []) {
+        const address = parseHostPort(instance.address)
+        if (typeof address === 'string') continue
+        specs.push([instance.id, { address, weight: DEFAULTS.server.weight, backup: false, release: instance.version }])
+      }
+      backend.setRotation(serviceState?.rotation)
       const servers = specs.map(([server, spec]) => {
         const existing = old?.serverNamed(server)
         if (existing !== undefined && existing.identity === serverIdentity(spec, backendConfig)) {
           this.adopted.add(existing)
           existing.configuredWeight = spec.weight
           existing.effectiveWeight = spec.weight
+          existing.release = spec.release
           return existing
         }
         return backend.createServer(server, spec)
@@ -71,6 +83,12 @@ export class Runtime {
     for (const backend of this.backends.values()) backend.queue.expireAll()
     await Promise.all([...this.backends.values()].flatMap((b) => b.servers.map((s) => s.close())))
   }
+}
+
+/** The service bound to a backend, if any. */
+export function serviceOf(config: Config, backend: string): string | undefined {
+  for (const [name, service] of Object.entries(config.services)) if (service.backend === backend) return name
+  return undefined
 }
 
 function splitKey(key: string): [string, string] {

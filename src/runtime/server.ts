@@ -3,6 +3,7 @@ import type { BalanceTarget } from '../balance/balancer.js'
 import { hash32 } from '../balance/hash-function.js'
 import { formatHostPort, type HostPort } from '../config/address.js'
 import type { BackendConfig } from '../config/schema.js'
+import { LatencyHistogram } from '../metrics/latency-histogram.js'
 
 export type AdminState = 'ready' | 'drain' | 'maint'
 export type Health = 'up' | 'down' | 'unchecked'
@@ -20,6 +21,8 @@ export interface ServerSpec {
   readonly weight: number
   readonly backup: boolean
   readonly max_connections?: number | undefined
+  /** The version this server runs, when it belongs to a service. */
+  readonly release?: string | undefined
 }
 
 /**
@@ -58,6 +61,14 @@ export class Server implements BalanceTarget {
   upSince = 0
   /** Whether slow start applies when this server next becomes UP (not for the servers present at start). */
   rampOnUp = true
+  /** The version this server runs (services only); a static in-place deploy changes it. */
+  release: string | undefined
+  /** False while its release is kept out of rotation (e.g. blue/green before the switch). */
+  inRotation = true
+  /** Responses of 500 and above, and failed attempts, answered by this server. */
+  errors = 0
+  /** Response times (to the last byte) of this server's requests, for per-release timelines. */
+  readonly latency = new LatencyHistogram()
 
   /** The backend that owns this server now (a reload hands the server to the next runtime's backend). */
   observer: ServerObserver
@@ -70,6 +81,7 @@ export class Server implements BalanceTarget {
     this.origin = `http://${formatHostPort(spec.address)}`
     this.cookieValue = hash32(`${backendName}/${name}`).toString(36)
     this.backup = spec.backup
+    this.release = spec.release
     this.maxConnections = spec.max_connections ?? backend.max_connections
     this.configuredWeight = spec.weight
     this.effectiveWeight = spec.weight
@@ -95,6 +107,7 @@ export class Server implements BalanceTarget {
     return (
       this.admin === 'ready' &&
       this.health === 'up' &&
+      this.inRotation &&
       !this.ejected &&
       (this.maxConnections === 0 || this.active < this.maxConnections)
     )
@@ -105,6 +118,7 @@ export class Server implements BalanceTarget {
     return (
       this.admin !== 'maint' &&
       this.health === 'up' &&
+      this.inRotation &&
       !this.ejected &&
       (this.maxConnections === 0 || this.active < this.maxConnections)
     )
@@ -133,6 +147,12 @@ export class Server implements BalanceTarget {
       for (const wake of waiters) wake()
     }
     if (this.maxConnections > 0 && this.active === this.maxConnections - 1) this.observer.serverFreed(this)
+  }
+
+  /** The outcome of one request answered (or failed) by this server. */
+  recordResponse(failed: boolean, durationMs: number): void {
+    if (failed) this.errors++
+    this.latency.record(durationMs)
   }
 
   /** Resolves when no request is in flight on this server. */

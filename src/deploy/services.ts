@@ -1,0 +1,118 @@
+import type { Config } from '../config/schema.js'
+import { SwitchyardError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { Backend } from '../runtime/backend.js'
+import type { ServiceState } from '../runtime/runtime-state.js'
+import type { DeploymentRecord } from './deployment-record.js'
+import { DeploymentStore } from './deployment-store.js'
+import { ServiceController } from './service-controller.js'
+import { WebhookNotifier } from './webhook-notifier.js'
+
+/** What the services need from the balancer: the live backends and the persisted service states. */
+export interface ServicesHost {
+  config(): Config
+  backend(name: string): Backend | undefined
+  serviceState(service: string): ServiceState
+  updateServiceState(service: string, change: (state: ServiceState) => ServiceState): void
+  readonly log: Logger
+}
+
+export type SteerAction = 'pause' | 'resume' | 'abort' | 'promote'
+
+/** Every service's controller, the deployment store and the notifier; the admin side's entry to releases. */
+export class Services {
+  private readonly controllers = new Map<string, ServiceController>()
+  private readonly store: DeploymentStore
+  private readonly notifier: WebhookNotifier
+
+  constructor(
+    private readonly host: ServicesHost,
+    private readonly stateDir: string,
+  ) {
+    this.store = new DeploymentStore(stateDir, { onProblem: (message) => host.log.warn({ event: 'deploy.store_problem' }, message) })
+    this.notifier = new WebhookNotifier({ log: (message) => host.log.warn({ event: 'deploy.notify_failed' }, message) })
+  }
+
+  /** Creates controllers for the configured services, adopts their instances, starts first releases. */
+  async start(): Promise<void> {
+    const interrupted = await this.store.markInterrupted()
+    for (const record of interrupted) {
+      this.host.log.warn({ event: 'deploy.interrupted', id: record.id, service: record.service }, `release ${record.id} was interrupted; resume or rollback it`)
+    }
+    await this.sync(interrupted)
+  }
+
+  /** After a reload: new services get a controller, changed ones their new config, removed ones are closed. */
+  async sync(interrupted: readonly DeploymentRecord[] = []): Promise<void> {
+    const services = this.host.config().services
+    for (const [name, controller] of this.controllers) {
+      if (services[name] === undefined) {
+        this.controllers.delete(name)
+        await controller.close()
+      }
+    }
+    for (const [name, config] of Object.entries(services)) {
+      const existing = this.controllers.get(name)
+      if (existing !== undefined) {
+        existing.setConfig(config)
+        continue
+      }
+      const controller = new ServiceController(name, config, {
+        backend: () => this.host.backend(this.host.config().services[name]?.backend ?? config.backend),
+        state: () => this.host.serviceState(name),
+        update: (change) => this.host.updateServiceState(name, change),
+        log: this.host.log,
+      }, { store: this.store, notifier: this.notifier, stateDir: this.stateDir })
+      this.controllers.set(name, controller)
+      await controller.start(interrupted)
+    }
+  }
+
+  controller(service: string): ServiceController {
+    const controller = this.controllers.get(service)
+    if (controller === undefined) throw new SwitchyardError('SY_ERR_UNKNOWN_SERVICE', { service })
+    return controller
+  }
+
+  deploy(service: string, version: string, strategy?: string): DeploymentRecord {
+    return this.controller(service).deploy(version, strategy)
+  }
+
+  rollback(service: string): DeploymentRecord {
+    return this.controller(service).rollback()
+  }
+
+  async steer(id: string, action: SteerAction): Promise<DeploymentRecord> {
+    const record = await this.deployment(id)
+    const controller = this.controller(record.service)
+    return action === 'resume' && record.status === 'interrupted' ? controller.resumeInterrupted(id) : controller.steer(id, action)
+  }
+
+  /** A deployment by id: the live record while it runs, else the stored one. */
+  async deployment(id: string): Promise<DeploymentRecord> {
+    for (const controller of this.controllers.values()) if (controller.active?.id === id) return controller.active
+    const stored = await this.store.get(id)
+    if (stored === undefined) throw new SwitchyardError('SY_ERR_UNKNOWN_DEPLOYMENT', { id })
+    return stored
+  }
+
+  /** Newest first; running ones as they are now. */
+  async deployments(service?: string): Promise<DeploymentRecord[]> {
+    if (service !== undefined) this.controller(service)
+    const stored = await this.store.list(service)
+    return stored.map((r) => {
+      const live = this.controllers.get(r.service)?.active
+      return live?.id === r.id ? live : r
+    })
+  }
+
+  /** Resolves when no release runs (tests, demo). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.controllers.values()].map((c) => c.settled()))
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.controllers.values()].map((c) => c.close()))
+    this.controllers.clear()
+  }
+}

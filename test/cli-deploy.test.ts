@@ -17,7 +17,11 @@ import { waitFor } from './helpers/wait.js'
 const TOKEN = 't0ken'
 const APP = join(ROOT, 'examples/app/server.js')
 
-/** Version `bad` answers /healthz with 500: it never becomes healthy. */
+/**
+ * Version `bad` answers /healthz with 500: it never becomes healthy. Service `steady` waits a minute for that, so
+ * that steering it from several CLI runs in a row cannot race the deadline on a loaded machine.
+ */
+const COMMAND = `'FAIL_HEALTH=$( [ "$SWITCHYARD_VERSION" = bad ] && echo 1 ) exec node ${APP}'`
 const CONFIG = `
 admin: { listen: 127.0.0.1:0, token: ${TOKEN} }
 access_log: false
@@ -26,16 +30,19 @@ frontends: { web: { listen: 127.0.0.1:0, default_backend: app } }
 backends:
   app:
     health: { type: http, path: /healthz, interval: 200ms, rise: 1, fall: 1, timeout: 500ms }
+  steady:
+    health: { type: http, path: /healthz, interval: 200ms, rise: 1, fall: 1, timeout: 500ms }
 services:
   app:
     backend: app
     version: v1
-    provider:
-      type: process
-      command: 'FAIL_HEALTH=$( [ "$SWITCHYARD_VERSION" = bad ] && echo 1 ) exec node ${APP}'
-      instances: 2
-      stop_timeout: 2s
+    provider: { type: process, command: ${COMMAND}, instances: 2, stop_timeout: 2s }
     strategy: { type: rolling, healthy_deadline: 5s, drain_timeout: 2s }
+  steady:
+    backend: steady
+    version: v1
+    provider: { type: process, command: ${COMMAND}, instances: 1, stop_timeout: 2s }
+    strategy: { type: rolling, healthy_deadline: 60s, drain_timeout: 2s }
 `
 
 describe('release CLI against a running balancer', () => {
@@ -46,12 +53,15 @@ describe('release CLI against a running balancer', () => {
   const pids = new Set<number>()
 
   const api = async <T>(path: string): Promise<T> => (await fetch(`http://${lb.admin}${path}`)).json() as Promise<T>
-  const service = async () => (await api<StateView>('/api/v1/state')).services[0]!
+  const service = async (name = 'app') => (await api<StateView>('/api/v1/state')).services.find((s) => s.name === name)!
   const deployment = (id: string) => api<DeploymentRecord>(`/api/v1/deployments/${id}`)
+  /** Until no release runs (and every service has a version: the first releases start in the background). */
   const settled = async (timeoutMs = 20_000) => {
     const deadline = Date.now() + timeoutMs
-    while ((await service()).deployment !== null) {
-      if (Date.now() > deadline) throw new Error('a release is still running')
+    for (;;) {
+      const { services } = await api<StateView>('/api/v1/state')
+      if (services.every((s) => s.deployment === null && s.version !== null)) return
+      if (Date.now() > deadline) throw new Error(`a release is still running: ${JSON.stringify(services)}`)
       await new Promise((r) => setTimeout(r, 100))
     }
   }
@@ -59,7 +69,7 @@ describe('release CLI against a running balancer', () => {
     const state = JSON.parse(readFileSync(join(lb.configFile, '../state/runtime-state.json'), 'utf8')) as {
       data: { services: Record<string, { instances: { pid?: number }[] }> }
     }
-    for (const i of state.data.services.app?.instances ?? []) if (i.pid !== undefined) pids.add(i.pid)
+    for (const s of Object.values(state.data.services)) for (const i of s.instances) if (i.pid !== undefined) pids.add(i.pid)
   }
   const versionsServed = async (): Promise<string[]> => {
     const s = await api<StateView>('/api/v1/state')
@@ -70,14 +80,9 @@ describe('release CLI against a running balancer', () => {
     lb = await startBalancerProcess(CONFIG)
     admin = ['--admin', `http://${lb.admin}`]
     write = [...admin, '--token', TOKEN]
-    // The first release (v1, from the config) runs in the background after start.
-    const deadline = Date.now() + 20_000
-    for (;;) {
-      const s = await service()
-      if (s.version === 'v1' && s.deployment === null) break
-      if (Date.now() > deadline) throw new Error(`the first release did not finish: ${JSON.stringify(s)}`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    // The first releases (v1, from the config) run in the background after start.
+    await settled()
+    assert.equal((await service()).version, 'v1')
     notePids()
   })
   after(async () => {
@@ -135,29 +140,29 @@ describe('release CLI against a running balancer', () => {
   })
 
   it('--no-wait prints the id; pause, resume and abort steer that release and print its status', async () => {
-    const started = await cli(['deploy', 'app', '--version', 'bad', '--no-wait', ...write])
+    const started = await cli(['deploy', 'steady', '--version', 'bad', '--no-wait', ...write])
     assert.equal(started.code, 0, started.stderr)
-    assert.match(started.stdout, /^app-\S+\n$/)
+    assert.match(started.stdout, /^steady-\S+\n$/)
     const id = started.stdout.trim()
-    const busy = await cli(['deploy', 'app', '--version', 'v3', ...write])
+    const busy = await cli(['deploy', 'steady', '--version', 'v3', ...write])
     assert.equal(busy.code, 1)
-    assert.equal(busy.stderr, `SY_ERR_DEPLOYMENT_RUNNING: service 'app' already has a release in progress (${id})\n`)
+    assert.equal(busy.stderr, `SY_ERR_DEPLOYMENT_RUNNING: service 'steady' already has a release in progress (${id})\n`)
     const paused = await cli(['pause', id, ...write])
-    assert.equal(paused.code, 0, paused.stderr)
-    assert.equal(paused.stdout, `${id}: paused\n`)
+    assert.equal(paused.stdout + paused.stderr, `${id}: paused\n`)
+    assert.equal(paused.code, 0)
     const resumed = await cli(['resume', id, ...write])
-    assert.equal(resumed.stdout, `${id}: running\n`)
+    assert.equal(resumed.stdout + resumed.stderr, `${id}: running\n`)
     const aborted = await cli(['abort', id, ...write])
     assert.equal(aborted.code, 0, aborted.stderr)
     assert.match(aborted.stdout, new RegExp(`^${id}: (running \\(aborting: the previous release is being restored\\)|aborted)\\n$`))
     await settled()
     notePids()
     assert.equal((await deployment(id)).status, 'aborted')
-    assert.equal((await service()).version, 'v2')
+    assert.equal((await service('steady')).version, 'v1')
   })
 
   it('Ctrl-C stops following, not the release, and says how to steer it', async () => {
-    const following = startCli(['deploy', 'app', '--version', 'bad', ...write])
+    const following = startCli(['deploy', 'steady', '--version', 'bad', ...write])
     await waitFor('the release to be under way', () => (/ {2}▸ wait until/.test(following.stdout()) ? true : undefined), 10_000)
     following.child.kill('SIGINT')
     const run = await following.done

@@ -1,8 +1,11 @@
-/** Polls `check` every `everyMs` until it returns a value other than undefined; rejects after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 5000, everyMs = 20): Promise<T> {
+/**
+ * Polls `check` every `everyMs` until it returns (or resolves to) a value other than undefined; rejects after
+ * `timeoutMs`. An async check is awaited: its promise itself never counts as the value.
+ */
+export async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000, everyMs = 20): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const value = check()
+    const value = await check()
     if (value !== undefined) return value
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, everyMs))

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { it } from 'node:test'
+import type { StateView } from '../src/admin/balancer-control.js'
+import type { DeploymentRecord } from '../src/deploy/deployment-record.js'
+import { startBalancerProcess, tempDir } from './helpers/balancer.js'
+import { alive, releaseConfig } from './helpers/release.js'
+import { waitFor } from './helpers/wait.js'
+
+const TOKEN = 'test-token'
+
+async function api<T>(admin: string, path: string, method = 'GET'): Promise<T> {
+  const res = await fetch(`http://${admin}${path}`, {
+    method,
+    headers: method === 'GET' ? {} : { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+  })
+  return (await res.json()) as T
+}
+
+async function post<T>(admin: string, path: string, body: unknown): Promise<T> {
+  const res = await fetch(`http://${admin}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+  return (await res.json()) as T
+}
+
+/** The instances the state file names now. */
+function recorded(dir: string): { pid?: number; version: string }[] {
+  const saved = JSON.parse(readFileSync(join(dir, 'state', 'runtime-state.json'), 'utf8')) as {
+    data: { services: Record<string, { instances: { pid?: number; version: string }[] }> }
+  }
+  return saved.data.services.app?.instances ?? []
+}
+
+function recordedPids(dir: string): number[] {
+  return recorded(dir).flatMap((i) => (i.pid === undefined ? [] : [i.pid]))
+}
+
+it('kill -9 during a rolling release: after a restart the release is interrupted, rollback brings every server to v1, and no process is left behind', async (t) => {
+  const dir = tempDir()
+  const yaml = releaseConfig({ strategy: 'rolling', startDelayMs: 800 })
+  const seen = new Set<number>()
+  let lb = await startBalancerProcess(yaml, {}, { dir })
+  t.after(async () => {
+    await lb.stop('SIGKILL')
+    for (const pid of seen) if (alive(pid)) process.kill(-pid, 'SIGKILL')
+  })
+  const serving = (version: string) => async () => {
+    const state = await api<StateView>(lb.admin, '/api/v1/state')
+    const service = state.services[0]!
+    const up = state.backends[0]!.servers.filter((s) => s.state === 'UP' && s.release === version).length
+    return service.version === version && service.deployment === null && up === 2 ? true : undefined
+  }
+  await waitFor('v1 serving', serving('v1'), 15_000)
+  for (const pid of recordedPids(dir)) seen.add(pid)
+
+  const started = await post<DeploymentRecord>(lb.admin, '/api/v1/deployments', { service: 'app', version: 'v2' })
+  assert.ok(started.id)
+  await waitFor('a v2 instance started', () => (recorded(dir).some((i) => i.version === 'v2') ? true : undefined), 10_000)
+  for (const pid of recordedPids(dir)) seen.add(pid)
+  lb.proc.kill('SIGKILL')
+  await lb.exited
+
+  lb = await startBalancerProcess(yaml, {}, { dir })
+  const interrupted = await api<DeploymentRecord>(lb.admin, `/api/v1/deployments/${started.id}`)
+  assert.equal(interrupted.status, 'interrupted')
+  const back = await post<DeploymentRecord>(lb.admin, '/api/v1/services/app/rollback', {})
+  assert.ok(back.id, JSON.stringify(back))
+  await waitFor('rollback done', async () => {
+    const record = await api<DeploymentRecord>(lb.admin, `/api/v1/deployments/${back.id}`)
+    return record.status === 'running' ? undefined : record
+  }, 20_000)
+  const done = await api<DeploymentRecord>(lb.admin, `/api/v1/deployments/${back.id}`)
+  assert.equal(done.status, 'succeeded', JSON.stringify(done.steps.map((s) => [s.detail, s.result, s.error])))
+  await waitFor('every server on v1', serving('v1'), 10_000)
+  const state = await api<StateView>(lb.admin, '/api/v1/state')
+  assert.deepEqual(state.backends[0]!.servers.map((s) => s.release), ['v1', 'v1'])
+  for (const pid of recordedPids(dir)) seen.add(pid)
+
+  assert.equal(await lb.stop('SIGTERM'), 0)
+  await waitFor('no instance left', () => ([...seen].every((pid) => !alive(pid)) ? true : undefined), 10_000)
+})

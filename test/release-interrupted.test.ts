@@ -46,7 +46,8 @@ it('kill -9 during a rolling release: after a restart the release is interrupted
   let lb = await startBalancerProcess(yaml, {}, { dir })
   t.after(async () => {
     await lb.stop('SIGKILL')
-    for (const pid of seen) if (alive(pid)) process.kill(-pid, 'SIGKILL')
+    // Also on failure: every instance the state names, so that a failed run leaves no process behind.
+    for (const pid of [...seen, ...recordedPids(dir)]) if (alive(pid)) process.kill(-pid, 'SIGKILL')
   })
   const serving = (version: string) => async () => {
     const state = await api<StateView>(lb.admin, '/api/v1/state')

@@ -118,6 +118,15 @@ adminCommand('report', "show one release: its steps, cost figures and traffic pe
     process.exitCode = await reportCommand(id, opts)
   })
 
+program
+  .command('demo')
+  .description('the whole product end to end on this machine: a balancer, the sample app, three releases under load')
+  .action(async () => {
+    const { demoCommand } = await import('./commands/demo.js')
+    // Everything the demo started is closed; exit now rather than wait for an idle keep-alive socket.
+    process.exit(await demoCommand())
+  })
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`switchyard: ${err instanceof Error ? err.message : String(err)}\n`)
   process.exit(1)

@@ -5,8 +5,8 @@ export type DeploymentStatus = 'running' | 'paused' | 'succeeded' | 'failed' | '
 export interface StepRecord {
   /** e.g. "start", "wait-up", "drain", "stop", "switch", "deploy", "hook", "smoke". */
   readonly kind: string
-  /** Human-readable, e.g. "start app-v2-1", "drain app-v1-2". */
-  readonly detail: string
+  /** Human-readable, e.g. "start app-v2-1", "drain app-v1-2" (a start step names its instances once started). */
+  detail: string
   readonly started_at: number
   ended_at?: number
   result?: 'ok' | 'failed'

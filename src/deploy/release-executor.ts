@@ -115,7 +115,7 @@ export class ReleaseExecutor {
           this.pending.add(name)
         }
         // The names are known only now: the record says which instances this step started.
-        ;(record as { detail: string }).detail = `start ${names.join(', ')}`
+        record.detail = `start ${names.join(', ')}`
         return
       }
       case 'wait-up':
@@ -141,11 +141,18 @@ export class ReleaseExecutor {
 
   /** Every pending server UP before the deadline; otherwise the step fails naming the laggards and why. */
   private async waitUp(): Promise<void> {
-    const deadline = Date.now() + this.settings.healthyDeadlineMs
+    let deadline = Date.now() + this.settings.healthyDeadlineMs
     for (;;) {
       for (const name of [...this.pending]) if (this.actions.health(name).up) this.pending.delete(name)
       if (this.pending.size === 0) return
       this.throwIfAborted()
+      if (this.paused) {
+        // Time spent paused does not count against the healthy deadline.
+        const pausedAt = Date.now()
+        await this.waitWhilePaused()
+        deadline += Date.now() - pausedAt
+        continue
+      }
       if (Date.now() >= deadline) {
         const laggards = [...this.pending].map((n) => `${n} (${this.actions.health(n).detail})`).join(', ')
         throw new Error(`not healthy within ${Math.round(this.settings.healthyDeadlineMs / 1000)}s: ${laggards}`)

@@ -68,6 +68,12 @@ export class ServiceController {
 
   setConfig(config: ServiceConfig): void {
     this.config = config
+    if (!this.provider.reconfigure(config.provider)) {
+      this.host.log.warn(
+        { event: 'service.provider_type_changed', service: this.name },
+        `service ${this.name}: a new provider type takes effect after a restart of the balancer`,
+      )
+    }
   }
 
   get active(): DeploymentRecord | undefined {

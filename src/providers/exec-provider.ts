@@ -18,7 +18,7 @@ export class ExecProvider implements Provider {
 
   constructor(
     private readonly service: string,
-    private readonly config: ExecProviderConfig,
+    private config: ExecProviderConfig,
     _options: ProviderOptions,
   ) {}
 
@@ -70,6 +70,12 @@ export class ExecProvider implements Provider {
 
   deployInPlace(_server: FixedServer, _version: string, _signal: AbortSignal): Promise<void> {
     return Promise.reject(new Error(`service ${this.service}: the exec provider starts new instances; it does not deploy in place`))
+  }
+
+  reconfigure(config: ProviderConfig): boolean {
+    if (config.type !== 'exec') return false
+    this.config = config
+    return true
   }
 
   async close(): Promise<void> {}

@@ -3,6 +3,7 @@
  * them running (crash -> report -> restart with backoff). Instances outlive the balancer: a balancer restarted
  * after a crash adopts the recorded ones that still run; a graceful stop of the balancer calls stopAll().
  */
+import type { ProviderConfig } from '../config/schema.js'
 import { pickFreePort } from './free-port.js'
 import { ProcessInstance, DEFAULT_TIMINGS, type InstanceSettings, type ProcessTimings } from './process-instance.js'
 import { stopGroup, groupLeaderRunning } from './process-group.js'
@@ -17,12 +18,12 @@ export class ProcessProvider implements Provider {
   readonly type = 'process'
   readonly startsInstances = true
   private readonly instances = new Map<string, ProcessInstance>()
-  private readonly settings: InstanceSettings
+  private settings: InstanceSettings
   private closed = false
 
   constructor(
     private readonly service: string,
-    private readonly config: ProcessProviderConfig,
+    private config: ProcessProviderConfig,
     options: ProviderOptions,
     timings: Partial<ProcessTimings> = {},
   ) {
@@ -76,6 +77,13 @@ export class ProcessProvider implements Provider {
 
   deployInPlace(_server: FixedServer, _version: string, _signal: AbortSignal): Promise<void> {
     return Promise.reject(new Error(`service ${this.service}: the process provider starts new instances; it does not deploy in place`))
+  }
+
+  reconfigure(config: ProviderConfig): boolean {
+    if (config.type !== 'process') return false
+    this.config = config
+    this.settings = { ...this.settings, config }
+    return true
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,5 @@
+import type { ProviderConfig } from '../config/schema.js'
+
 /**
  * A provider starts and stops the instances of a service's versions (process, exec), or deploys a version in
  * place on fixed servers (static). One interface; one contract suite (test/provider-contract.test.ts).
@@ -51,6 +53,11 @@ export interface Provider {
   adopt(instances: readonly InstanceRecord[]): Promise<InstanceRecord[]>
   /** Static provider only: deploys `version` on `server` in place. Rejects with a reason. */
   deployInPlace(server: FixedServer, version: string, signal: AbortSignal): Promise<void>
+  /**
+   * A reload changed the provider's settings: later starts (and deploys) use them; running instances keep theirs.
+   * False when the new settings are for another type of provider (that needs a restart of the balancer).
+   */
+  reconfigure(config: ProviderConfig): boolean
   /** Stops watching instances (they keep running). */
   close(): Promise<void>
 }

@@ -16,7 +16,7 @@ export class StaticProvider implements Provider {
 
   constructor(
     private readonly service: string,
-    private readonly config: StaticProviderConfig,
+    private config: StaticProviderConfig,
     _options: ProviderOptions,
   ) {}
 
@@ -49,6 +49,12 @@ export class StaticProvider implements Provider {
       SWITCHYARD_VERSION: version,
     }
     await runCommand(command, what, { timeoutMs: this.config.command_timeout, signal, env })
+  }
+
+  reconfigure(config: ProviderConfig): boolean {
+    if (config.type !== 'static') return false
+    this.config = config
+    return true
   }
 
   async close(): Promise<void> {}

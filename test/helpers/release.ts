@@ -15,6 +15,7 @@ export interface ReleaseSetup {
   readonly strategyExtra?: string
   /** Extra lines under the service (e.g. hooks, notify). */
   readonly serviceExtra?: string
+  readonly healthyDeadline?: string
   /** The sample app's command; `bad` versions fail their health check by default. */
   readonly command?: string
 }
@@ -47,7 +48,7 @@ services:
       env: { START_DELAY_MS: "${setup.startDelayMs ?? 500}" }
     strategy:
       type: ${setup.strategy ?? 'rolling'}
-      healthy_deadline: 5s
+      healthy_deadline: ${setup.healthyDeadline ?? '5s'}
       drain_timeout: 5s
 ${setup.strategyExtra ?? ''}
 ${setup.serviceExtra ?? ''}

@@ -84,3 +84,31 @@ it('kill -9 during a rolling release: after a restart the release is interrupted
   assert.equal(await lb.stop('SIGTERM'), 0)
   await waitFor('no instance left', () => ([...seen].every((pid) => !alive(pid)) ? true : undefined), 10_000)
 })
+
+it('an interrupted release can be resumed after the restart and finishes on v2', async (t) => {
+  const dir = tempDir()
+  const yaml = releaseConfig({ strategy: 'rolling', startDelayMs: 800 })
+  let lb = await startBalancerProcess(yaml, {}, { dir })
+  t.after(async () => {
+    await lb.stop('SIGKILL')
+    for (const pid of recordedPids(dir)) if (alive(pid)) process.kill(-pid, 'SIGKILL')
+  })
+  await waitFor('v1 serving', async () => ((await api<StateView>(lb.admin, '/api/v1/state')).services[0]!.version === 'v1' ? true : undefined), 15_000)
+  const started = await post<DeploymentRecord>(lb.admin, '/api/v1/deployments', { service: 'app', version: 'v2' })
+  await waitFor('a v2 instance started', () => (recorded(dir).some((i) => i.version === 'v2') ? true : undefined), 10_000)
+  lb.proc.kill('SIGKILL')
+  await lb.exited
+
+  lb = await startBalancerProcess(yaml, {}, { dir })
+  const resumed = await post<DeploymentRecord>(lb.admin, `/api/v1/deployments/${started.id}/resume`, {})
+  assert.equal(resumed.id, started.id)
+  const done = await waitFor('resumed release done', async () => {
+    const record = await api<DeploymentRecord>(lb.admin, `/api/v1/deployments/${started.id}`)
+    return record.status === 'running' ? undefined : record
+  }, 20_000)
+  assert.equal(done.status, 'succeeded', JSON.stringify(done.steps.map((s) => [s.detail, s.result, s.error])))
+  const state = await api<StateView>(lb.admin, '/api/v1/state')
+  assert.equal(state.services[0]!.version, 'v2')
+  assert.deepEqual(state.backends[0]!.servers.map((s) => s.release), ['v2', 'v2'])
+  assert.equal(await lb.stop('SIGTERM'), 0)
+})

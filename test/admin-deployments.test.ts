@@ -40,10 +40,10 @@ describe('admin API: deployments', () => {
       assert.equal(surge.status, 202)
       assert.equal(record(surge).strategy, 'surge')
       assert.equal(record(surge).from, undefined, 'a first release has no from')
-      const canary = await deploy({ service: 'app', version: 'v2', strategy: 'canary' })
-      assert.equal(canary.status, 400)
-      assert.equal(errorCode(canary), 'SY_ERR_STRATEGY_UNSUPPORTED')
-      assert.match(message(canary), /strategy 'canary' is not supported/)
+      const shadow = await deploy({ service: 'app', version: 'v2', strategy: 'shadow' })
+      assert.equal(shadow.status, 400)
+      assert.equal(errorCode(shadow), 'SY_ERR_STRATEGY_UNSUPPORTED')
+      assert.match(message(shadow), /strategy 'shadow' is not supported/)
     })
 
     it('refuses invalid bodies with SY_ERR_INVALID_BODY naming the field, starting nothing', async () => {

@@ -14,7 +14,7 @@ interface FakeService {
   previous: string | null
 }
 
-const STRATEGIES = ['rolling', 'surge', 'bluegreen']
+const STRATEGIES = ['rolling', 'surge', 'bluegreen', 'canary']
 
 /** Which statuses each action accepts, and the status it leads to. */
 const STEERING: Record<SteerAction, { readonly from: readonly DeploymentStatus[]; readonly to: DeploymentStatus }> = {

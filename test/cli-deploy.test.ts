@@ -191,7 +191,7 @@ describe('release CLI against a running balancer', () => {
       [['deploy', 'nope', '--version', 'v2', ...write], "SY_ERR_UNKNOWN_SERVICE: no service named 'nope'\n"],
       [['deploy', 'app', '--version', 'v2', ...admin], /^SY_ERR_UNAUTHORIZED: .*no token was sent/.source],
       [['deploy', 'app', '--version', 'v 2', ...write], /^SY_ERR_INVALID_BODY: invalid request body: version: a version may use/.source],
-      [['deploy', 'app', '--version', 'v2', '--strategy', 'canary', ...write], /^SY_ERR_STRATEGY_UNSUPPORTED: strategy 'canary' is not supported/.source],
+      [['deploy', 'app', '--version', 'v2', '--strategy', 'shadow', ...write], /^SY_ERR_STRATEGY_UNSUPPORTED: strategy 'shadow' is not supported/.source],
       [['report', 'nope', ...admin], "SY_ERR_UNKNOWN_DEPLOYMENT: no deployment with id 'nope'\n"],
       [['history', 'nope', ...admin], "SY_ERR_UNKNOWN_SERVICE: no service named 'nope'\n"],
       [['pause', 'nope', ...write], "SY_ERR_UNKNOWN_DEPLOYMENT: no deployment with id 'nope'\n"],

@@ -93,8 +93,12 @@ it('an interrupted release can be resumed after the restart and finishes on v2',
     await lb.stop('SIGKILL')
     for (const pid of recordedPids(dir)) if (alive(pid)) process.kill(-pid, 'SIGKILL')
   })
-  await waitFor('v1 serving', async () => ((await api<StateView>(lb.admin, '/api/v1/state')).services[0]!.version === 'v1' ? true : undefined), 15_000)
+  await waitFor('v1 serving, no release running', async () => {
+    const service = (await api<StateView>(lb.admin, '/api/v1/state')).services[0]!
+    return service.version === 'v1' && service.deployment === null ? true : undefined
+  }, 15_000)
   const started = await post<DeploymentRecord>(lb.admin, '/api/v1/deployments', { service: 'app', version: 'v2' })
+  assert.ok(started.id, JSON.stringify(started))
   await waitFor('a v2 instance started', () => (recorded(dir).some((i) => i.version === 'v2') ? true : undefined), 10_000)
   lb.proc.kill('SIGKILL')
   await lb.exited

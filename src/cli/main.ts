@@ -92,7 +92,7 @@ adminCommand('rollback', 'go back to the previous release of a service and follo
 const steering: Record<SteerAction, string> = {
   pause: 'pause a running release after its current step',
   resume: 'resume a paused or interrupted release',
-  promote: 'promote a release (blue/green: stop the previous release kept warm now)',
+  promote: 'canary: go on to the next step now; blue/green: stop the previous release kept warm now',
   abort: 'abort a release and restore the previous one',
 }
 for (const [action, description] of Object.entries(steering) as [SteerAction, string][]) {

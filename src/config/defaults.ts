@@ -54,6 +54,17 @@ export const DEFAULTS = {
       batch: 1,
       max_surge: 1,
       keep_previous: '10m',
+      canary_instances: 1,
+      analysis: {
+        interval: '10s',
+        min_requests: 50, // fewer canary requests in a window: not enough data (wait, never fail)
+        failure_limit: 2, // consecutive failing windows that abort
+        max_error_rate: 0.05,
+        max_error_rate_increase: 0.02, // over the stable release's error rate
+        percentile: 99,
+        max_latency_ratio: 1.5, // canary percentile over the stable one ...
+        min_latency_difference: '5ms', // ... unless they differ by less than this
+      },
     },
   },
 } as const

@@ -10,9 +10,6 @@ import { isRecord, type PathProblem, type PathSegment } from './path-problem.js'
 export const NOT_YET_SUPPORTED: readonly string[] = [
   'frontends.*.tls',
   'frontends.*.mode: tcp',
-  'services.*.strategy.type: canary',
-  'services.*.strategy.steps',
-  'services.*.strategy.analysis',
 ]
 
 /** One problem, at the key, for every place in the raw configuration that uses a not-yet-supported feature. */

@@ -60,8 +60,30 @@ const strategySchema = strict({
   /** Blue/green: requests with this header set to the new version reach the new release before the switch. */
   preview_header: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid header name').optional(),
   smoke: z.array(smokeCheck).default([]),
-  steps: z.array(strict({ weight: z.number().min(0).max(100), pause: duration.optional() })).optional(),
-  analysis: z.unknown().optional(),
+  /** Canary: instances of the new version started for the steps (the rest come at promotion). */
+  canary_instances: z.number().int().min(1).default(DEFAULTS.service.strategy.canary_instances),
+  /** Canary: the share of requests for the new version, step by step; a pause without duration waits for promote. */
+  steps: z
+    .array(strict({ weight: z.number().min(0).max(100), pause: duration.optional() }))
+    .min(1, 'a canary needs at least one step')
+    .prefault([{ weight: 10, pause: '1m' }, { weight: 50, pause: '1m' }]),
+  analysis: strict({
+    interval: duration.prefault(DEFAULTS.service.strategy.analysis.interval),
+    min_requests: z.number().int().min(1).default(DEFAULTS.service.strategy.analysis.min_requests),
+    failure_limit: z.number().int().min(1).default(DEFAULTS.service.strategy.analysis.failure_limit),
+    max_error_rate: z.number().min(0).max(1).default(DEFAULTS.service.strategy.analysis.max_error_rate),
+    max_error_rate_increase: z.number().min(0).max(1).default(DEFAULTS.service.strategy.analysis.max_error_rate_increase),
+    percentile: z.number().gt(0).lt(100).default(DEFAULTS.service.strategy.analysis.percentile),
+    max_latency: duration.optional(),
+    max_latency_ratio: z.number().min(1).default(DEFAULTS.service.strategy.analysis.max_latency_ratio),
+    min_latency_difference: duration.prefault(DEFAULTS.service.strategy.analysis.min_latency_difference),
+    /** A URL that must answer 2xx for a window to pass (a custom gate). */
+    webhook: z.url().optional(),
+  }).optional(),
+  /** Canary: a cookie keeps each client on one release; raising the weight only moves clients to the new one. */
+  sticky: strict({ cookie: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid cookie name').default('SY_RELEASE') }).optional(),
+  /** Canary: a request with this header set to a version goes to that version (testers). */
+  force_header: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid header name').optional(),
 })
 
 const hooksSchema = strict({

@@ -4,7 +4,13 @@
  * previous one stopped. The executor (release-executor.ts) applies the steps.
  */
 
-export type StrategyName = 'rolling' | 'surge' | 'bluegreen'
+export type StrategyName = 'rolling' | 'surge' | 'bluegreen' | 'canary'
+
+/** One canary step: the new version's share of requests, then how long to watch it (null: until promote). */
+export interface CanaryStep {
+  readonly weight: number
+  readonly pauseMs: number | null
+}
 
 export interface PlanServer {
   readonly name: string
@@ -25,6 +31,9 @@ export interface PlanInput {
   readonly startsInstances: boolean
   readonly batch: number | string
   readonly maxSurge: number | string
+  /** Canary only. */
+  readonly canaryInstances?: number
+  readonly canarySteps?: readonly CanaryStep[]
 }
 
 export type Step =
@@ -48,6 +57,10 @@ export type Step =
   | { readonly kind: 'switch'; readonly to: string }
   /** Blue/green: these servers are stopped after keep_previous unless a rollback needs them first. */
   | { readonly kind: 'retire-later'; readonly servers: readonly string[] }
+  /** Canary: the share of requests per version (new version first); null ends the split. */
+  | { readonly kind: 'split'; readonly weights: readonly { readonly release: string; readonly weight: number }[] | null }
+  /** Canary: compare the new version with the old one for a while (null: until promote); a bad verdict fails. */
+  | { readonly kind: 'analyze'; readonly durationMs: number | null }
 
 export type Plan = { readonly ok: true; readonly steps: Step[] } | { readonly ok: false; readonly error: string }
 
@@ -76,6 +89,8 @@ export function planRelease(input: PlanInput): Plan {
       return { ok: true, steps: planSurge(input, resolveCount(input.maxSurge, input.instances)) }
     case 'bluegreen':
       return { ok: true, steps: planBlueGreen(input) }
+    case 'canary':
+      return { ok: true, steps: input.from === undefined || input.from === input.to ? planRolling(input) : planCanary(input, input.from) }
   }
 }
 
@@ -138,6 +153,26 @@ function planBlueGreen(input: PlanInput): Step[] {
   if (toStart > 0) steps.push({ kind: 'start', count: toStart }, { kind: 'wait-up' })
   steps.push({ kind: 'smoke' }, { kind: 'switch', to: input.to })
   if (old.length > 0) steps.push({ kind: 'retire-later', servers: old })
+  return steps
+}
+
+/**
+ * A few instances of the new version get a growing share of requests, step by step, each watched by the
+ * analysis; then the new version is brought to full size, takes all traffic at once, and the old one leaves.
+ */
+function planCanary(input: PlanInput, from: string): Step[] {
+  const { old, current } = split(input)
+  const to = input.to
+  const share = (weight: number) => [{ release: to, weight }, { release: from, weight: 100 - weight }]
+  const canaries = Math.min(input.instances, input.canaryInstances ?? 1)
+  const steps: Step[] = [releaseRotation(input), { kind: 'split', weights: share(0) }]
+  if (canaries > current) steps.push({ kind: 'start', count: canaries - current }, { kind: 'wait-up' })
+  for (const step of input.canarySteps ?? []) steps.push({ kind: 'split', weights: share(step.weight) }, { kind: 'analyze', durationMs: step.pauseMs })
+  const rest = input.instances - Math.max(current, canaries)
+  if (rest > 0) steps.push({ kind: 'start', count: rest }, { kind: 'wait-up' })
+  steps.push({ kind: 'switch', to }, { kind: 'split', weights: null })
+  if (old.length > 0) steps.push({ kind: 'drain', servers: old }, { kind: 'stop', servers: old })
+  steps.push({ kind: 'rotate', releases: null })
   return steps
 }
 

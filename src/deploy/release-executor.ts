@@ -21,6 +21,13 @@ export interface ReleaseActions {
   smoke(version: string, signal: AbortSignal): Promise<void>
   /** Old servers kept warm, stopped after keep_previous unless a rollback takes them back first. */
   retireLater(servers: readonly string[]): void
+  /** Canary: the share of requests per version, or null to end the split. */
+  setSplit(weights: readonly { readonly release: string; readonly weight: number }[] | null): void
+  /**
+   * Canary: judges the new version against the old one every analysis interval until `until()` says stop;
+   * rejects with the reasons once the analysis says abort. Resolves with a one-line account of the windows.
+   */
+  analyze(to: string, until: () => boolean, signal: AbortSignal): Promise<string>
 }
 
 export interface ExecutorSettings {
@@ -48,6 +55,8 @@ const POLL_MS = 25
 export class ReleaseExecutor {
   private readonly abortController = new AbortController()
   private paused = false
+  /** Set by promote: the current (or next) timed watch of a canary step ends now. */
+  private promoted = false
   private resumeWaiters: (() => void)[] = []
   /** Servers started or deployed by this run and not yet seen UP. */
   private readonly pending = new Set<string>()
@@ -73,6 +82,11 @@ export class ReleaseExecutor {
     const waiters = this.resumeWaiters
     this.resumeWaiters = []
     for (const wake of waiters) wake()
+  }
+
+  /** Canary: ends the current watch (a step's pause, or the wait for promote) and goes on. */
+  promote(): void {
+    this.promoted = true
   }
 
   abort(): void {
@@ -136,7 +150,29 @@ export class ReleaseExecutor {
         return this.actions.switchTo(step.to)
       case 'retire-later':
         return this.actions.retireLater(step.servers)
+      case 'split':
+        return this.actions.setSplit(step.weights)
+      case 'analyze':
+        record.detail = `${record.detail}: ${await this.watch(step.durationMs)}`
+        return
     }
+  }
+
+  /** A canary step's watch: the analysis runs until the pause is over (paused time excluded) or a promote. */
+  private watch(durationMs: number | null): Promise<string> {
+    this.promoted = false
+    let remaining = durationMs ?? Infinity
+    let last = Date.now()
+    return this.actions.analyze(
+      this.settings.to,
+      () => {
+        const now = Date.now()
+        if (!this.paused) remaining -= now - last
+        last = now
+        return this.promoted || remaining <= 0 || this.abortController.signal.aborted
+      },
+      this.abortController.signal,
+    )
   }
 
   /** Every pending server UP before the deadline; otherwise the step fails naming the laggards and why. */
@@ -206,5 +242,9 @@ export function describe(step: Step, to: string): string {
       return `switch all traffic to ${step.to}`
     case 'retire-later':
       return `keep ${step.servers.join(', ')} warm, then stop them`
+    case 'split':
+      return step.weights === null ? 'end the split' : `split: ${step.weights.map((w) => `${w.release} ${w.weight}%`).join(', ')}`
+    case 'analyze':
+      return step.durationMs === null ? 'watch the canary until promote' : `watch the canary for ${Math.round(step.durationMs / 1000)}s`
   }
 }

@@ -9,6 +9,8 @@ import type { Backend } from '../runtime/backend.js'
 import type { ServiceState } from '../runtime/runtime-state.js'
 import type { Server } from '../runtime/server.js'
 import type { ReleaseActions } from './release-executor.js'
+import { splitOptions } from '../runtime/split-options.js'
+import { watchCanary } from './canary-watch.js'
 import type { ReleaseTraffic } from './release-traffic.js'
 
 /** What a service needs from the balancer that hosts it. */
@@ -131,7 +133,9 @@ export class ServiceActions implements ReleaseActions {
     const backend = this.backend()
     backend.setRotation([version])
     backend.preview = undefined
-    this.host.update((s) => ({ ...s, rotation: [version], previous: s.version !== version ? s.version : s.previous, version }))
+    // All traffic at once: a canary split ends here too.
+    backend.setSplit(undefined)
+    this.host.update((s) => ({ ...s, rotation: [version], split: undefined, previous: s.version !== version ? s.version : s.previous, version }))
     this.host.log.info({ event: 'release.switched', service: this.name, version }, `${this.name}: all traffic to ${version}`)
   }
 
@@ -158,6 +162,18 @@ export class ServiceActions implements ReleaseActions {
         }
       }
     }
+  }
+
+  setSplit(weights: readonly { readonly release: string; readonly weight: number }[] | null): void {
+    const split = weights === null ? undefined : weights.map((w) => ({ release: w.release, weight: w.weight }))
+    this.backend().setSplit(split, splitOptions(this.config()))
+    this.host.update((s) => ({ ...s, split }))
+  }
+
+  analyze(to: string, until: () => boolean, signal: AbortSignal): Promise<string> {
+    return watchCanary(this.traffic, to, this.config().strategy, until, signal, (verdict) =>
+      this.host.log.info({ event: 'canary.window', service: this.name, version: to, verdict: verdict.kind, detail: verdict.kind === 'fail' ? verdict.reasons : verdict.summary }, `canary ${to}: ${verdict.kind}`),
+    )
   }
 
   retireLater(names: readonly string[]): void {

@@ -25,8 +25,8 @@ interface Running {
   readonly done: Promise<void>
 }
 
-/** Strategy names a release can be asked for; canary arrives with its own issue. */
-const STRATEGIES: readonly string[] = ['rolling', 'surge', 'bluegreen']
+/** Strategy names a release can be asked for. */
+const STRATEGIES: readonly string[] = ['rolling', 'surge', 'bluegreen', 'canary']
 
 /**
  * One service's releases: one at a time, each planned from what runs now, executed step by step, recorded with a
@@ -185,7 +185,8 @@ export class ServiceController {
         running.executor.abort()
         break
       case 'promote':
-        return this.fail(id, action)
+        running.executor.promote()
+        break
     }
     this.save(record)
     return record
@@ -211,6 +212,8 @@ export class ServiceController {
       startsInstances: this.provider.startsInstances,
       batch: this.config.strategy.batch,
       maxSurge: this.config.strategy.max_surge,
+      canaryInstances: this.config.strategy.canary_instances,
+      canarySteps: this.config.strategy.steps.map((step) => ({ weight: step.weight, pauseMs: step.pause ?? null })),
     }
   }
 

@@ -7,6 +7,7 @@ import type { QueueWaiter } from '../runtime/request-queue.js'
 import type { Server } from '../runtime/server.js'
 import { sendError } from './error-response.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
+import { chooseRelease, type ReleaseChoice } from './release-choice.js'
 import { hashKeyOf, stickyCookieValue } from './request-keys.js'
 import { BodyTooLargeError, readRequestBody, type RequestBody } from './request-body.js'
 import type { FrontendContext } from './frontend-context.js'
@@ -38,6 +39,8 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   private lastServer: Server | undefined
   /** The value of the backend's persistence cookie sent by the client, if any. */
   private cookie: string | undefined
+  /** Under a release split: the version this request prefers, and a cookie for a new sticky client. */
+  private release: ReleaseChoice | undefined
   private tried: Set<Server> | undefined
   private attempts = 0
   private abortUpstream: ((err?: Error) => void) | undefined
@@ -78,6 +81,7 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     if (body.kind === 'aborted') return this.finishClientGone()
     this.body = body
     if (this.backend.config.sticky !== undefined) this.cookie = stickyCookieValue(this.backend.config.sticky.cookie, this.req)
+    if (this.backend.split !== undefined) this.release = chooseRelease(this.backend, this.req)
     this.headers = upstreamRequestHeaders(this.req.rawHeaders, {
       clientIp: this.req.socket.remoteAddress ?? '',
       proto: this.ctx.proto,
@@ -105,6 +109,7 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
       if (sticky !== undefined && this.tried?.has(sticky) !== true) return sticky
     }
     const key = this.backend.config.balance === 'hash' ? hashKeyOf(this.backend.config.hash_key, this.req) : undefined
+    if (this.backend.split !== undefined) return this.backend.pickInSplit(this.release?.preferred, key, this.tried)
     return this.backend.pick(key, this.tried)
   }
 
@@ -165,6 +170,7 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     }
     const headers = clientResponseHeaders(rawHeaders)
     if (this.setCookie) headers.push('set-cookie', `${this.backend.config.sticky!.cookie}=${this.server!.cookieValue}; Path=/; HttpOnly; SameSite=Lax`)
+    if (this.release?.setCookie !== undefined) headers.push('set-cookie', this.release.setCookie)
     if (this.ctx.shuttingDown) headers.push('connection', 'close')
     this.status = statusCode
     this.responseStarted = true

@@ -1,5 +1,6 @@
 import type { Balancer } from '../balance/balancer.js'
 import { createBalancer } from '../balance/create-balancer.js'
+import { ReleaseSplit, type SplitEntry } from '../balance/release-split.js'
 import type { BackendConfig, RetryCondition } from '../config/schema.js'
 import type { CheckResult, CheckTarget } from '../health/health-check.js'
 import { resolveHealthSettings } from '../health/health-defaults.js'
@@ -32,6 +33,11 @@ export class Backend implements ServerObserver, HealthObserver {
   private rotation: ReadonlySet<string> | undefined
   /** Blue/green preview: requests with `header: version` go to that version's servers before the switch. */
   preview: { readonly header: string; readonly version: string } | undefined
+  /** Canary: requests are first split between versions, then balanced within the chosen one. */
+  split: ReleaseSplit | undefined
+  /** With a split: the cookie that keeps a client on its version, and the header that forces one. */
+  splitOptions: { readonly cookie: string | undefined; readonly forceHeader: string | undefined } = { cookie: undefined, forceHeader: undefined }
+  private byRelease = new Map<string, Balancer<Server>>()
 
   private primary: Balancer<Server>
   private backups: Balancer<Server> | undefined
@@ -126,7 +132,28 @@ export class Backend implements ServerObserver, HealthObserver {
 
   /** A server for a new request: a regular one, else a backup one; undefined when none is available. */
   pick(key: string | undefined, skip: ReadonlySet<Server> | undefined): Server | undefined {
+    if (this.split !== undefined) return this.pickInSplit(undefined, key, skip)
     return this.primary.pick(key, skip) ?? this.backups?.pick(key, skip)
+  }
+
+  /**
+   * With a split: the `preferred` version (sticky client or forced by header) when it has a server, else the
+   * next version by the split's weights among those that have one.
+   */
+  pickInSplit(preferred: string | undefined, key: string | undefined, skip: ReadonlySet<Server> | undefined): Server | undefined {
+    if (preferred !== undefined) {
+      const server = this.byRelease.get(preferred)?.pick(key, skip)
+      if (server !== undefined) return server
+    }
+    return this.split?.pick((release) => this.byRelease.get(release)?.pick(key, skip))
+  }
+
+  /** Sets (or, with undefined, ends) the split between versions; takes effect for the next request. */
+  setSplit(entries: readonly SplitEntry[] | undefined, options: Backend['splitOptions'] = this.splitOptions): void {
+    this.split = entries === undefined ? undefined : new ReleaseSplit(entries)
+    this.splitOptions = options
+    this.rebuild()
+    this.wakeQueue()
   }
 
   /** The server a persistence cookie designates, when it may still take the request (DRAIN included). */
@@ -145,6 +172,10 @@ export class Backend implements ServerObserver, HealthObserver {
     this.primary = createBalancer(this.config.balance, this.servers.filter((s) => !s.backup))
     const backupServers = this.servers.filter((s) => s.backup)
     this.backups = backupServers.length > 0 ? createBalancer(this.config.balance, backupServers) : undefined
+    this.byRelease = new Map()
+    for (const entry of this.split?.entries ?? []) {
+      this.byRelease.set(entry.release, createBalancer(this.config.balance, this.servers.filter((s) => s.release === entry.release)))
+    }
   }
 
   setWeight(server: Server, weight: number): void {

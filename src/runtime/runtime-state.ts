@@ -33,6 +33,8 @@ export const runtimeStateSchema = z.object({
         ),
         /** Versions in rotation; absent = every version. */
         rotation: z.array(z.string()).optional(),
+        /** Canary: the share of requests per version while a split is on. */
+        split: z.array(z.object({ release: z.string(), weight: z.number() })).optional(),
         /** Static provider: the version each fixed server runs. */
         server_versions: z.record(z.string(), z.string()).optional(),
       }),

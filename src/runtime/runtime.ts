@@ -3,6 +3,7 @@ import { DEFAULTS } from '../config/defaults.js'
 import type { Config } from '../config/schema.js'
 import type { Logger } from '../log.js'
 import { Backend } from './backend.js'
+import { splitOptions } from './split-options.js'
 import { serverKey, type RuntimeState } from './runtime-state.js'
 import { serverIdentity, type Server, type ServerSpec } from './server.js'
 
@@ -43,6 +44,7 @@ export class Runtime {
         specs.push([instance.id, { address, weight: DEFAULTS.server.weight, backup: false, release: instance.version }])
       }
       backend.setRotation(serviceState?.rotation)
+      if (service !== undefined && serviceState?.split !== undefined) backend.setSplit(serviceState.split, splitOptions(config.services[service]!))
       const servers = specs.map(([server, spec]) => {
         const existing = old?.serverNamed(server)
         if (existing !== undefined && existing.identity === serverIdentity(spec, backendConfig)) {

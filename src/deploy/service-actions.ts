@@ -29,6 +29,8 @@ export interface ServiceHost {
  */
 export class ServiceActions implements ReleaseActions {
   private retireTimer: NodeJS.Timeout | undefined
+  /** Told once the warm previous release is gone or taken back (a blue/green record then closes its cost). */
+  private retireListener: (() => void) | undefined
   private retiring: readonly string[] = []
 
   constructor(
@@ -179,6 +181,7 @@ export class ServiceActions implements ReleaseActions {
   retireLater(names: readonly string[]): void {
     this.cancelRetire()
     this.retiring = names
+    this.retireListener = undefined
     this.retireTimer = setTimeout(() => void this.retireNow(), this.config().strategy.keep_previous)
     this.retireTimer.unref()
   }
@@ -188,21 +191,33 @@ export class ServiceActions implements ReleaseActions {
     return this.retiring
   }
 
+  /** `listener` runs once when the warm servers leave: retired, or taken back by a rollback. */
+  onWarmEnded(listener: () => void): void {
+    this.retireListener = listener
+  }
+
   cancelRetire(): void {
     clearTimeout(this.retireTimer)
     this.retireTimer = undefined
     this.retiring = []
+    const listener = this.retireListener
+    this.retireListener = undefined
+    listener?.()
   }
 
   /** Stops the warm previous release now (keep_previous passed, or a new release begins). */
   async retireNow(): Promise<void> {
     const names = this.retiring.filter((n) => this.backend().serverNamed(n) !== undefined)
+    const listener = this.retireListener
+    this.retireListener = undefined
     this.cancelRetire()
-    if (names.length === 0) return
-    await this.drain(names, this.config().strategy.drain_timeout)
-    await this.stop(names)
-    this.host.update((s) => ({ ...s, rotation: undefined }))
-    this.backend().setRotation(undefined)
+    if (names.length > 0) {
+      await this.drain(names, this.config().strategy.drain_timeout)
+      await this.stop(names)
+      this.host.update((s) => ({ ...s, rotation: undefined }))
+      this.backend().setRotation(undefined)
+    }
+    listener?.()
   }
 }
 

@@ -276,11 +276,20 @@ export class ServiceController {
       this.host.log.warn({ event: 'deploy.failed', service: this.name, id: record.id, error: record.error }, `release ${record.id} failed: ${record.error}`)
       status = (await this.goBack(record, executor)) ? (aborted ? 'aborted' : 'rolled_back') : 'failed'
       await this.hookStep(record, 'on_failure').catch(() => undefined)
-    } finally {
-      recorder.stop()
     }
     record.status = status
     record.ended_at = Date.now()
+    if (status === 'succeeded' && this.actions.warm.length > 0) {
+      // Blue/green: the previous release stays warm after the switch; that is part of what this release costs,
+      // so the timeline goes on until it is stopped (or taken back), and the summary is made again then.
+      this.actions.onWarmEnded(() => {
+        recorder.stop()
+        record.summary = summarize(record)
+        this.save(record)
+      })
+    } else {
+      recorder.stop()
+    }
     record.summary = summarize(record)
     await this.deps.store.save(record).catch((err: unknown) => this.host.log.error({ event: 'deploy.save_failed', err }, 'could not save the deployment'))
     this.host.log.info({ event: 'deploy.ended', service: this.name, id: record.id, status }, `release ${record.id} ${status}`)

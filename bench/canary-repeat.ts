@@ -6,13 +6,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { formatHostPort } from '../src/config/address.js'
 import { loadConfigFile } from '../src/config/load-config.js'
+import { sampleServiceConfig } from '../src/demo/sample-service.js'
 import { LoadBalancer } from '../src/load-balancer.js'
 import { BenchLoad } from './bench-load.js'
-
-const SAMPLE_APP = fileURLToPath(new URL('../../examples/app/server.js', import.meta.url))
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`)
@@ -22,30 +20,16 @@ function option(name: string, fallback: number): number {
 const RELEASES = option('releases', 10)
 const RATE = option('rate', 200)
 
-const yaml = `
-admin: { listen: 127.0.0.1:0 }
-access_log: false
-state_dir: state
-frontends:
-  web: { listen: 127.0.0.1:0, default_backend: app }
-backends:
-  app:
-    health: { type: http, path: /healthz, interval: 1s, fast_interval: 100ms, rise: 1, fall: 2, timeout: 500ms }
-services:
-  app:
-    backend: app
-    version: v1
-    provider:
-      type: process
-      command: ${JSON.stringify(`exec "${process.execPath}" "${SAMPLE_APP}"`)}
-      instances: 2
-      env: { START_DELAY_MS: "200" }
-    strategy:
-      type: canary
-      healthy_deadline: 30s
-      steps: [{ weight: 10, pause: 2s }, { weight: 50, pause: 2s }]
-      analysis: { interval: 500ms, min_requests: 10, failure_limit: 2 }
-`
+const yaml = sampleServiceConfig({
+  strategy: 'canary',
+  instances: 2,
+  startDelayMs: 200,
+  strategy_lines: [
+    'healthy_deadline: 30s',
+    'steps: [{ weight: 10, pause: 2s }, { weight: 50, pause: 2s }]',
+    'analysis: { interval: 500ms, min_requests: 10, failure_limit: 2 }',
+  ],
+})
 
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'))
 const file = join(dir, 'switchyard.yaml')

@@ -6,16 +6,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { formatHostPort } from '../src/config/address.js'
 import { loadConfigFile } from '../src/config/load-config.js'
 import type { DeploymentRecord } from '../src/deploy/deployment-record.js'
 import { releaseTotals } from '../src/deploy/deployment-summary.js'
+import { sampleServiceConfig } from '../src/demo/sample-service.js'
 import { LoadBalancer } from '../src/load-balancer.js'
 import { subtractSnapshots, snapshotQuantile } from '../src/metrics/latency-histogram.js'
 import { BenchLoad } from './bench-load.js'
-
-const SAMPLE_APP = fileURLToPath(new URL('../../examples/app/server.js', import.meta.url))
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`)
@@ -27,35 +25,21 @@ const INSTANCES = option('instances', 4)
 const STRATEGIES = ['rolling', 'surge', 'bluegreen', 'canary'] as const
 
 function config(strategy: string): string {
-  return `
-admin: { listen: 127.0.0.1:0 }
-access_log: false
-state_dir: state
-frontends:
-  web: { listen: 127.0.0.1:0, default_backend: app }
-backends:
-  app:
-    health: { type: http, path: /healthz, interval: 1s, fast_interval: 100ms, rise: 1, fall: 2, timeout: 500ms }
-services:
-  app:
-    backend: app
-    version: v1
-    provider:
-      type: process
-      command: ${JSON.stringify(`exec "${process.execPath}" "${SAMPLE_APP}"`)}
-      instances: ${INSTANCES}
-      env: { START_DELAY_MS: "500" }
-    strategy:
-      type: ${strategy}
-      healthy_deadline: 30s
-      drain_timeout: 10s
-      keep_previous: 5s
-      batch: 1
-      max_surge: 1
-      canary_instances: 1
-      steps: [{ weight: 10, pause: 3s }, { weight: 50, pause: 3s }]
-      analysis: { interval: 1s, min_requests: 10, failure_limit: 2 }
-`
+  return sampleServiceConfig({
+    strategy,
+    instances: INSTANCES,
+    startDelayMs: 500,
+    strategy_lines: [
+      'healthy_deadline: 30s',
+      'drain_timeout: 10s',
+      'keep_previous: 5s',
+      'batch: 1',
+      'max_surge: 1',
+      'canary_instances: 1',
+      'steps: [{ weight: 10, pause: 3s }, { weight: 50, pause: 3s }]',
+      'analysis: { interval: 1s, min_requests: 10, failure_limit: 2 }',
+    ],
+  })
 }
 
 interface Row {

@@ -3,24 +3,14 @@ import { describe, it } from 'node:test'
 import { startBackend } from './helpers/backend.js'
 import { cleanups } from './helpers/cleanup.js'
 import { startBalancerProcess } from './helpers/balancer.js'
+import { balancerYaml } from './helpers/config-yaml.js'
 import { request } from './helpers/load.js'
 import { waitFor } from './helpers/wait.js'
 
+/** Only /app is routed (to backend app): other paths get the balancer's own 404. */
 function config(backendAddress: string, accessLog: boolean): string {
-  return `
-admin: { listen: 127.0.0.1:0 }
-access_log: ${accessLog}
-frontends:
-  web:
-    listen: 127.0.0.1:0
-    routes:
-      - match: { path_prefix: /app }
-        backend: app
-backends:
-  app:
-    servers:
-      s1: { address: ${backendAddress} }
-`
+  const routes = '    routes:\n      - match: { path_prefix: /app }\n        backend: app'
+  return balancerYaml({ accessLog, frontend: routes, servers: { s1: backendAddress } })
 }
 
 const FIELDS = ['time', 'client', 'method', 'path', 'status', 'bytes', 'server', 'duration_ms', 'retries', 'request_id'] as const

@@ -8,31 +8,20 @@ import { loadConfigFile } from '../src/config/load-config.js'
 import { LoadBalancer } from '../src/load-balancer.js'
 import { startBackend, type TestBackend } from './helpers/backend.js'
 import { tempDir } from './helpers/balancer.js'
+import { balancerYaml } from './helpers/config-yaml.js'
 import { waitFor } from './helpers/wait.js'
 
 const TOKEN = 'e2e-token'
 
+/** /slow goes to backend slow, the rest to app; `default_backend: app` is line 10 of the text. */
 function configYaml(addresses: { s1: string; s2: string; w1: string }, s2Weight = 1): string {
-  return `
-admin: { listen: 127.0.0.1:0, token: ${TOKEN} }
-access_log: false
-frontends:
-  web:
-    listen: 127.0.0.1:0
-    routes:
-      - match: { path_prefix: /slow }
-        backend: slow
-    default_backend: app
-backends:
-  app:
-    health: { type: tcp, interval: 100ms, rise: 2, fall: 2 }
-    servers:
-      s1: { address: ${addresses.s1} }
-      s2: { address: ${addresses.s2}, weight: ${s2Weight} }
-  slow:
-    servers:
-      w1: { address: ${addresses.w1} }
-`
+  return balancerYaml({
+    admin: `token: ${TOKEN}`,
+    frontend: '    routes:\n      - match: { path_prefix: /slow }\n        backend: slow\n    default_backend: app',
+    backend: '    health: { type: tcp, interval: 100ms, rise: 2, fall: 2 }',
+    servers: { s1: addresses.s1, s2: `${addresses.s2}, weight: ${s2Weight}` },
+    after: `  slow:\n    servers:\n      w1: { address: ${addresses.w1} }`,
+  })
 }
 
 describe('admin API with a real balancer', () => {

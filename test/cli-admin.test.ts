@@ -7,30 +7,19 @@ import { after, before, describe, it } from 'node:test'
 import type { StateView } from '../src/admin/balancer-control.js'
 import { startBackend, type TestBackend } from './helpers/backend.js'
 import { startBalancerProcess, tempDir, type BalancerProcess } from './helpers/balancer.js'
+import { balancerYaml } from './helpers/config-yaml.js'
 import { cli } from './admin-cli-runner.js'
 
 const TOKEN = 'cli-test-token'
 
+/** /slow goes to backend slow, the rest to app; server s1 is line 14 of the text. */
 function configYaml(servers: { s1: string; ko: string; w1: string }, s1Weight = 1): string {
-  return `
-admin: { listen: 127.0.0.1:0, token: ${TOKEN} }
-access_log: false
-frontends:
-  web:
-    listen: 127.0.0.1:0
-    routes:
-      - match: { path_prefix: /slow }
-        backend: slow
-    default_backend: app
-backends:
-  app:
-    servers:
-      s1: { address: ${servers.s1}, weight: ${s1Weight} }
-      서버2: { address: ${servers.ko} }
-  slow:
-    servers:
-      w1: { address: ${servers.w1} }
-`
+  return balancerYaml({
+    admin: `token: ${TOKEN}`,
+    frontend: '    routes:\n      - match: { path_prefix: /slow }\n        backend: slow\n    default_backend: app',
+    servers: { s1: `${servers.s1}, weight: ${s1Weight}`, 서버2: servers.ko },
+    after: `  slow:\n    servers:\n      w1: { address: ${servers.w1} }`,
+  })
 }
 
 describe('admin CLI against a running balancer', () => {

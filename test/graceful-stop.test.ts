@@ -3,6 +3,7 @@ import net from 'node:net'
 import { describe, it } from 'node:test'
 import { startBackend } from './helpers/backend.js'
 import { startBalancerProcess } from './helpers/balancer.js'
+import { balancerYaml } from './helpers/config-yaml.js'
 import { request } from './helpers/load.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -25,16 +26,7 @@ describe('graceful stop', () => {
       if (req.url === '/slow') setTimeout(() => res.end('slow done'), 2000)
       else res.end('fast')
     })
-    const lb = await startBalancerProcess(`
-admin: { listen: 127.0.0.1:0 }
-access_log: false
-frontends:
-  web: { listen: 127.0.0.1:0, default_backend: app }
-backends:
-  app:
-    servers:
-      b: { address: ${b.address} }
-`)
+    const lb = await startBalancerProcess(balancerYaml({ servers: { b: b.address } }))
     try {
       assert.equal((await request(lb.url())).body, 'fast')
       const slow = request(lb.url() + '/slow')

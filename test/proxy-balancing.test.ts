@@ -3,21 +3,11 @@ import http from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import { startBackend, type TestBackend } from './helpers/backend.js'
 import { startBalancer } from './helpers/balancer.js'
+import { balancerYaml } from './helpers/config-yaml.js'
 import { request } from './helpers/load.js'
 
 function backendsYaml(backends: readonly TestBackend[], extra: string, weights: readonly number[] = []): string {
-  const servers = backends.map((b, i) => `      ${b.name}: { address: ${b.address}, weight: ${weights[i] ?? 1} }`).join('\n')
-  return `
-admin: { listen: 127.0.0.1:0 }
-access_log: false
-frontends:
-  web: { listen: 127.0.0.1:0, default_backend: app }
-backends:
-  app:
-${extra}
-    servers:
-${servers}
-`
+  return balancerYaml({ backend: extra, servers: backends.map((b, i) => ({ name: b.name, address: `${b.address}, weight: ${weights[i] ?? 1}` })) })
 }
 
 /** Sends `count` requests with `concurrency` at a time over kept-alive connections; returns body -> count. */
@@ -134,18 +124,7 @@ describe('balancing over real sockets', () => {
   it('uses backup servers only when no regular server is available', async () => {
     const main = await startBackend('main')
     const spare = await startBackend('spare')
-    const yaml = `
-admin: { listen: 127.0.0.1:0 }
-access_log: false
-frontends:
-  web: { listen: 127.0.0.1:0, default_backend: app }
-backends:
-  app:
-    servers:
-      main: { address: ${main.address} }
-      spare: { address: ${spare.address}, backup: true }
-`
-    const lb = await startBalancer(yaml)
+    const lb = await startBalancer(balancerYaml({ servers: { main: main.address, spare: `${spare.address}, backup: true` } }))
     try {
       assert.deepEqual(await spread(lb.url(), 10, 2), { main: 10 })
       await main.kill()

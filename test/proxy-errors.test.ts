@@ -5,6 +5,7 @@ import { describe, it } from 'node:test'
 import { startBackend } from './helpers/backend.js'
 import { cleanups } from './helpers/cleanup.js'
 import { startBalancer } from './helpers/balancer.js'
+import { balancerYaml } from './helpers/config-yaml.js'
 import { request } from './helpers/load.js'
 import { headerValues, rawRequest, refusedPort, type RawReply } from './helpers/raw-http.js'
 
@@ -21,14 +22,10 @@ interface BackendOptions {
   readonly queueTimeout?: string
 }
 
+/** Frontend web sends everything to app; frontend strict routes only Host only.example.com and has no default. */
 function config(serverAddress: string, fe: FrontendOptions = {}, be: BackendOptions = {}): string {
-  return `
-admin: { listen: 127.0.0.1:0 }
-access_log: false
-frontends:
-  web:
-    listen: 127.0.0.1:0
-    default_backend: app
+  return balancerYaml({
+    frontend: `    default_backend: app
     max_body_size: ${fe.maxBodySize ?? 0}
     max_header_size: ${fe.maxHeaderSize ?? '16kb'}
     timeouts: { http_request: ${fe.httpRequestTimeout ?? '10s'} }
@@ -36,15 +33,12 @@ frontends:
     listen: 127.0.0.1:0
     routes:
       - match: { host: only.example.com }
-        backend: app
-backends:
-  app:
-    retries: ${be.retries ?? 2}
+        backend: app`,
+    backend: `    retries: ${be.retries ?? 2}
     retry_buffer: ${be.retryBuffer ?? '64kb'}
-    timeouts: { connect: 1s, server: ${be.serverTimeout ?? '30s'}, queue: ${be.queueTimeout ?? '10s'} }
-    servers:
-      s1: { address: ${serverAddress} }
-`
+    timeouts: { connect: 1s, server: ${be.serverTimeout ?? '30s'}, queue: ${be.queueTimeout ?? '10s'} }`,
+    servers: { s1: serverAddress },
+  })
 }
 
 /** An error answer of the balancer: the status, a non-empty body naming the code and the request id. */

@@ -2,24 +2,13 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { startBackend } from './helpers/backend.js'
 import { startBalancer } from './helpers/balancer.js'
+import { balancerYaml } from './helpers/config-yaml.js'
 import { request, steadyLoad } from './helpers/load.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function yaml(servers: Record<string, string>, backendExtra = ''): string {
-  const lines = Object.entries(servers).map(([name, address]) => `      ${name}: { address: ${address} }`).join('\n')
-  return `
-admin: { listen: 127.0.0.1:0 }
-access_log: false
-frontends:
-  web: { listen: 127.0.0.1:0, default_backend: app }
-backends:
-  app:
-    timeouts: { connect: 1s, server: 5s, queue: 3s }
-${backendExtra}
-    servers:
-${lines}
-`
+  return balancerYaml({ backend: `    timeouts: { connect: 1s, server: 5s, queue: 3s }\n${backendExtra}`, servers })
 }
 
 /** A port that refuses connections: a server is started there, then closed. */

@@ -3,6 +3,7 @@ import http from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import { startBackend, type TestBackend } from './helpers/backend.js'
 import { startBalancer } from './helpers/balancer.js'
+import { balancerYaml } from './helpers/config-yaml.js'
 import { request } from './helpers/load.js'
 import { headerValues, rawRequest } from './helpers/raw-http.js'
 
@@ -15,19 +16,7 @@ interface Seen {
 }
 
 function config(backendAddress: string, frontendExtra = ''): string {
-  return `
-admin: { listen: 127.0.0.1:0 }
-access_log: false
-frontends:
-  web:
-    listen: 127.0.0.1:0
-    default_backend: app
-${frontendExtra}
-backends:
-  app:
-    servers:
-      s1: { address: ${backendAddress} }
-`
+  return balancerYaml({ frontend: `    default_backend: app\n${frontendExtra}`, servers: { s1: backendAddress } })
 }
 
 /** Header values the backend received under one (case-insensitive) name. */

@@ -2,22 +2,13 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { startBackend } from './helpers/backend.js'
 import { startBalancer } from './helpers/balancer.js'
+import { balancerYaml } from './helpers/config-yaml.js'
 import { request } from './helpers/load.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function yaml(address: string, queue: string, serverExtra = ''): string {
-  return `
-admin: { listen: 127.0.0.1:0 }
-access_log: false
-frontends:
-  web: { listen: 127.0.0.1:0, default_backend: app }
-backends:
-  app:
-    timeouts: { connect: 1s, server: 5s, queue: ${queue} }
-    servers:
-      only: { address: ${address}${serverExtra} }
-`
+  return balancerYaml({ backend: `    timeouts: { connect: 1s, server: 5s, queue: ${queue} }`, servers: { only: address + serverExtra } })
 }
 
 describe('the queue when no server is available', () => {

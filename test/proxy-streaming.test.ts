@@ -6,6 +6,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import { describe, it } from 'node:test'
 import { cleanups } from './helpers/cleanup.js'
 import { startBalancer, startBalancerProcess } from './helpers/balancer.js'
+import { balancerYaml } from './helpers/config-yaml.js'
 import { request } from './helpers/load.js'
 import { residentBytes, sampleResident } from './helpers/process-memory.js'
 import { waitFor, within } from './helpers/wait.js'
@@ -14,18 +15,7 @@ const MB = 1024 * 1024
 const CHUNK = 64 * 1024
 
 function config(backendAddress: string): string {
-  return `
-admin: { listen: 127.0.0.1:0 }
-access_log: false
-frontends:
-  web:
-    listen: 127.0.0.1:0
-    default_backend: app
-backends:
-  app:
-    servers:
-      s1: { address: ${backendAddress} }
-`
+  return balancerYaml({ servers: { s1: backendAddress } })
 }
 
 interface RawBackend {

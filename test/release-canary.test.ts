@@ -13,11 +13,8 @@ const COMMAND =
   'case "$SWITCHYARD_VERSION" in err*) export ERROR_RATE=0.2;; slow*) export EXTRA_LATENCY_MS=40;; *) export EXTRA_LATENCY_MS=${BASE_LATENCY_MS:-0};; esac; ' +
   `exec node ${SAMPLE_APP}`
 
-function canaryConfig(strategyExtra: string, instances = 2, env = ''): string {
-  return releaseConfig({ command: COMMAND, instances, startDelayMs: 200, strategy: 'canary', strategyExtra }).replace(
-    'env: { START_DELAY_MS: "200" }',
-    `env: { START_DELAY_MS: "200"${env} }`,
-  )
+function canaryConfig(strategyExtra: string, instances = 2, env: Record<string, string> = {}): string {
+  return releaseConfig({ command: COMMAND, instances, startDelayMs: 200, strategy: 'canary', strategyExtra, env })
 }
 
 /** Resolves once the release is watching its canary (the split is on). */
@@ -123,7 +120,7 @@ describe('canary releases', () => {
 
   it('a canary with twice the p99 latency is aborted by the latency rule', async (t) => {
     const analysis = '      steps: [{ weight: 20, pause: 1m }]\n      analysis: { interval: 1s, min_requests: 5, failure_limit: 2 }'
-    const { lb, url } = await startReleaseBalancer(canaryConfig(analysis, 2, ', BASE_LATENCY_MS: "20"'))
+    const { lb, url } = await startReleaseBalancer(canaryConfig(analysis, 2, { BASE_LATENCY_MS: '20' }))
     t.after(() => lb.stop(1000))
     const load = steadyLoad({ url, rate: 150, durationMs: 6000 })
     const record = lb.deploy('app', 'slow1')

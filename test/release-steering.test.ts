@@ -41,11 +41,11 @@ describe('steering a release', () => {
   })
 
   it('time paused while waiting for new instances does not count against healthy_deadline', async (t) => {
-    // The new instance needs ~2.5 s against a 1 s deadline; a 2 s pause (resumed before it is healthy) must
-    // push the deadline out by 2 s, so it succeeds, where counting the pause would have failed it.
-    const { lb } = await startReleaseBalancer(releaseConfig({ startDelayMs: 0, healthyDeadline: '1s', instances: 1 }))
+    // The new instance needs ~2.8 s against a 2 s deadline; a 2 s pause (resumed before it is healthy) must
+    // push the deadline out to ~4 s, so it succeeds, where counting the pause would have failed it at resume.
+    const { lb } = await startReleaseBalancer(releaseConfig({ startDelayMs: 0, healthyDeadline: '2s', instances: 1 }))
     t.after(() => lb.stop(1000))
-    const slow = releaseConfig({ startDelayMs: 2500, healthyDeadline: '1s', instances: 1 })
+    const slow = releaseConfig({ startDelayMs: 2500, healthyDeadline: '2s', instances: 1 })
     await lb.applyConfig(await (await import('../src/config/load-config.js')).parseConfigText(slow, lb.configFile!, {}))
     const record = lb.deploy('app', 'v2')
     await waitFor('waiting for v2', async () => ((await lb.deployment(record.id)).steps.some((s) => s.kind === 'wait-up') ? true : undefined))

@@ -6,6 +6,7 @@ import { loadConfigFile } from '../src/config/load-config.js'
 import { LoadBalancer } from '../src/load-balancer.js'
 import { startBackend, type TestBackend } from './helpers/backend.js'
 import { tempDir } from './helpers/balancer.js'
+import { balancerYaml } from './helpers/config-yaml.js'
 import { request, steadyLoad } from './helpers/load.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -33,18 +34,10 @@ async function checkedBackend(name: string, delays: Record<string, number> = {})
 }
 
 function yaml(servers: readonly TestBackend[], weights: readonly number[] = [], health = 'interval: 100ms, timeout: 200ms, rise: 2, fall: 2'): string {
-  return `
-admin: { listen: 127.0.0.1:0 }
-access_log: false
-frontends:
-  web: { listen: 127.0.0.1:0, default_backend: app }
-backends:
-  app:
-    health: { type: http, path: /healthz, ${health} }
-    timeouts: { queue: 5s }
-    servers:
-${servers.map((b, i) => `      ${b.name}: { address: ${b.address}, weight: ${weights[i] ?? 1} }`).join('\n')}
-`
+  return balancerYaml({
+    backend: `    health: { type: http, path: /healthz, ${health} }\n    timeouts: { queue: 5s }`,
+    servers: servers.map((b, i) => ({ name: b.name, address: `${b.address}, weight: ${weights[i] ?? 1}` })),
+  })
 }
 
 async function start(text: string): Promise<{ lb: LoadBalancer; file: string; url: string }> {

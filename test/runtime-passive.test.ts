@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import { startBackend } from './helpers/backend.js'
 import { startBalancer } from './helpers/balancer.js'
+import { balancerYaml } from './helpers/config-yaml.js'
 import { request } from './helpers/load.js'
 
 it('passive checks eject a server after consecutive 5xx answers for eject_for, then take it back', async () => {
@@ -11,18 +12,9 @@ it('passive checks eject a server after consecutive 5xx answers for eject_for, t
     res.end('bad')
   })
   const good = await startBackend('good')
-  const lb = await startBalancer(`
-admin: { listen: 127.0.0.1:0 }
-access_log: false
-frontends:
-  web: { listen: 127.0.0.1:0, default_backend: app }
-backends:
-  app:
-    passive: { consecutive_failures: 2, eject_for: 600ms }
-    servers:
-      bad: { address: ${bad.address} }
-      good: { address: ${good.address} }
-`)
+  const lb = await startBalancer(
+    balancerYaml({ backend: '    passive: { consecutive_failures: 2, eject_for: 600ms }', servers: { bad: bad.address, good: good.address } }),
+  )
   try {
     for (let i = 0; i < 4; i++) await request(lb.url())
     assert.equal(lb.server('app', 'bad').state, 'DOWN', 'ejected after 2 failures in a row')

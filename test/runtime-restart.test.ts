@@ -5,6 +5,7 @@ import { describe, it } from 'node:test'
 import type { StateView } from '../src/admin/balancer-control.js'
 import { startBackend } from './helpers/backend.js'
 import { startBalancerProcess, tempDir } from './helpers/balancer.js'
+import { balancerYaml } from './helpers/config-yaml.js'
 
 const TOKEN = 'restart-test-token'
 
@@ -27,19 +28,12 @@ describe('persisted runtime state', () => {
     const a = await healthy('a')
     const b = await healthy('b')
     const dir = tempDir()
-    const yaml = `
-admin: { listen: 127.0.0.1:0, token: ${TOKEN} }
-access_log: false
-state_dir: state
-frontends:
-  web: { listen: 127.0.0.1:0, default_backend: app }
-backends:
-  app:
-    health: { type: http, path: /healthz, interval: 2s, fast_interval: 1s, rise: 2 }
-    servers:
-      a: { address: ${a.address} }
-      b: { address: ${b.address} }
-`
+    const yaml = balancerYaml({
+      admin: `token: ${TOKEN}`,
+      top: 'state_dir: state',
+      backend: '    health: { type: http, path: /healthz, interval: 2s, fast_interval: 1s, rise: 2 }',
+      servers: { a: a.address, b: b.address },
+    })
     let lb = await startBalancerProcess(yaml, {}, { dir })
     try {
       assert.equal((await api(lb.admin, '/api/v1/backends/app/servers/a', { admin: 'maint' })).status, 200)

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { startBackend, type TestBackend } from './helpers/backend.js'
 import { startBalancer } from './helpers/balancer.js'
+import { balancerYaml } from './helpers/config-yaml.js'
 import { request } from './helpers/load.js'
 import { waitFor } from './helpers/wait.js'
 
@@ -24,19 +25,8 @@ async function controlled(name: string) {
 }
 
 function yaml(servers: readonly TestBackend[], backendExtra = ''): string {
-  return `
-admin: { listen: 127.0.0.1:0 }
-access_log: false
-frontends:
-  web: { listen: 127.0.0.1:0, default_backend: app }
-backends:
-  app:
-    health: { type: http, path: /healthz, interval: 100ms, timeout: 200ms, rise: 2, fall: 2 }
-    timeouts: { queue: 5s }
-${backendExtra}
-    servers:
-${servers.map((b) => `      ${b.name}: { address: ${b.address} }`).join('\n')}
-`
+  const health = '    health: { type: http, path: /healthz, interval: 100ms, timeout: 200ms, rise: 2, fall: 2 }'
+  return balancerYaml({ backend: `${health}\n    timeouts: { queue: 5s }\n${backendExtra}`, servers })
 }
 
 const isUp = (lb: Awaited<ReturnType<typeof startBalancer>>, server: string) => () => lb.server('app', server).state === 'UP' || undefined

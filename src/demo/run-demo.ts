@@ -1,15 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { formatHostPort } from '../config/address.js'
 import { loadConfigFile } from '../config/load-config.js'
 import type { DeploymentRecord } from '../deploy/deployment-record.js'
 import { formatDuration } from '../deploy/format-report.js'
 import { LoadBalancer } from '../load-balancer.js'
 import { DemoLoad, type LoadCounters } from './demo-load.js'
-
-const SAMPLE_APP = fileURLToPath(new URL('../../../examples/app/server.js', import.meta.url))
+import { sampleServiceConfig } from './sample-service.js'
 
 /** The releases the demo runs, one per strategy. */
 const RELEASES = [
@@ -24,27 +22,13 @@ interface Row {
 }
 
 function demoConfig(): string {
-  return `# Written by switchyard demo: a balancer in front of two instances of the sample app.
-admin: { listen: 127.0.0.1:0 }
-access_log: false
-state_dir: state
-frontends:
-  web: { listen: 127.0.0.1:0, default_backend: app }
-backends:
-  app:
-    health: { type: http, path: /healthz, interval: 500ms, fast_interval: 100ms, rise: 1, fall: 2, timeout: 500ms }
-services:
-  app:
-    backend: app
-    version: v1
-    provider:
-      type: process
-      command: ${JSON.stringify(`exec "${process.execPath}" "${SAMPLE_APP}"`)}
-      instances: 2
-      stop_timeout: 5s
-      env: { START_DELAY_MS: "500" }
-    strategy: { type: rolling, healthy_deadline: 20s, drain_timeout: 10s, keep_previous: 1s }
-`
+  return `# Written by switchyard demo: a balancer in front of two instances of the sample app.\n${sampleServiceConfig({
+    strategy: 'rolling',
+    instances: 2,
+    startDelayMs: 500,
+    health: '{ type: http, path: /healthz, interval: 500ms, fast_interval: 100ms, rise: 1, fall: 2, timeout: 500ms }',
+    strategy_lines: ['healthy_deadline: 20s', 'drain_timeout: 10s', 'keep_previous: 1s'],
+  })}`
 }
 
 /**

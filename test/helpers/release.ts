@@ -4,6 +4,7 @@ import { loadConfigFile } from '../../src/config/load-config.js'
 import { LoadBalancer } from '../../src/load-balancer.js'
 import { processRunning } from '../../src/providers/process-group.js'
 import { tempDir } from './balancer.js'
+import { sampleServiceConfig } from '../../src/demo/sample-service.js'
 import { SAMPLE_APP } from './sample-app.js'
 import { waitFor } from './wait.js'
 
@@ -11,48 +12,35 @@ export interface ReleaseSetup {
   readonly strategy?: string
   readonly instances?: number
   readonly startDelayMs?: number
-  /** Extra lines under `strategy:` (indented by the caller). */
-  readonly strategyExtra?: string
-  /** Extra lines under the service (e.g. hooks, notify). */
-  readonly serviceExtra?: string
   readonly healthyDeadline?: string
+  /** Extra lines under `strategy:` (indented by the caller, 6 spaces). */
+  readonly strategyExtra?: string
+  /** Extra lines under the service (indented by the caller, 4 spaces), e.g. hooks, notify. */
+  readonly serviceExtra?: string
+  /** Extra environment of the instances. */
+  readonly env?: Readonly<Record<string, string>>
   /** The sample app's command; `bad` versions fail their health check by default. */
   readonly command?: string
 }
 
 /**
- * A balancer config with one service of the sample app under `process` provider, checked over HTTP.
+ * The sample app as service `app` (process provider, checked over HTTP every 300 ms) for release tests.
  * Versions named `bad*` answer /healthz with 500 (they never become healthy).
  */
 export function releaseConfig(setup: ReleaseSetup = {}): string {
-  const command = setup.command ?? `case "$SWITCHYARD_VERSION" in bad*) export FAIL_HEALTH=1;; esac; exec node ${SAMPLE_APP}`
-  return `
-admin: { listen: 127.0.0.1:0, token: test-token }
-access_log: false
-state_dir: state
-frontends:
-  web: { listen: 127.0.0.1:0, default_backend: app }
-backends:
-  app:
-    health: { type: http, path: /healthz, interval: 300ms, fast_interval: 100ms, rise: 1, fall: 2, timeout: 500ms }
-    timeouts: { queue: 10s }
-services:
-  app:
-    backend: app
-    version: v1
-    provider:
-      type: process
-      command: '${command}'
-      instances: ${setup.instances ?? 2}
-      stop_timeout: 3s
-      env: { START_DELAY_MS: "${setup.startDelayMs ?? 500}" }
-    strategy:
-      type: ${setup.strategy ?? 'rolling'}
-      healthy_deadline: ${setup.healthyDeadline ?? '5s'}
-      drain_timeout: 5s
-${setup.strategyExtra ?? ''}
-${setup.serviceExtra ?? ''}
-`
+  return sampleServiceConfig({
+    strategy: setup.strategy ?? 'rolling',
+    instances: setup.instances ?? 2,
+    startDelayMs: setup.startDelayMs ?? 500,
+    command: setup.command ?? `case "$SWITCHYARD_VERSION" in bad*) export FAIL_HEALTH=1;; esac; exec node ${SAMPLE_APP}`,
+    health: '{ type: http, path: /healthz, interval: 300ms, fast_interval: 100ms, rise: 1, fall: 2, timeout: 500ms }',
+    admin_token: 'test-token',
+    ...(setup.env === undefined ? {} : { env: setup.env }),
+    provider_lines: ['stop_timeout: 3s'],
+    strategy_lines: [`healthy_deadline: ${setup.healthyDeadline ?? '5s'}`, 'drain_timeout: 5s'],
+    // Both are raw lines, indented by the caller; the strategy's come first, right under its own keys.
+    service_lines: [setup.strategyExtra, setup.serviceExtra].filter((text): text is string => text !== undefined && text !== ''),
+  })
 }
 
 /** Starts a balancer in this process from `yaml` in a fresh folder and waits for its first release to be serving. */

@@ -10,7 +10,7 @@ import { formatHostPort } from '../src/config/address.js'
 import { loadConfigFile } from '../src/config/load-config.js'
 import { sampleServiceConfig } from '../src/demo/sample-service.js'
 import { LoadBalancer } from '../src/load-balancer.js'
-import { BenchLoad } from './bench-load.js'
+import { SteadyLoad } from '../src/demo/steady-load.js'
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`)
@@ -40,7 +40,7 @@ let failed = 0
 let sent = 0
 try {
   await lb.services.settled()
-  const load = new BenchLoad(`http://${formatHostPort(lb.addresses('web')[0]!)}`, RATE)
+  const load = new SteadyLoad(`http://${formatHostPort(lb.addresses('web')[0]!)}`, RATE)
   load.start()
   for (let n = 2; n < RELEASES + 2; n++) {
     const record = lb.deploy('app', `v${n}`)

@@ -13,7 +13,7 @@ import { releaseTotals } from '../src/deploy/deployment-summary.js'
 import { sampleServiceConfig } from '../src/demo/sample-service.js'
 import { LoadBalancer } from '../src/load-balancer.js'
 import { subtractSnapshots, snapshotQuantile } from '../src/metrics/latency-histogram.js'
-import { BenchLoad } from './bench-load.js'
+import { SteadyLoad } from '../src/demo/steady-load.js'
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`)
@@ -59,7 +59,7 @@ async function measure(strategy: string): Promise<Row> {
   try {
     await lb.services.settled()
     while (lb.state().backends[0]!.servers.filter((s) => s.state === 'UP').length < INSTANCES) await sleep(50)
-    const load = new BenchLoad(`http://${formatHostPort(lb.addresses('web')[0]!)}`, RATE)
+    const load = new SteadyLoad(`http://${formatHostPort(lb.addresses('web')[0]!)}`, RATE)
     load.start()
     await sleep(2000)
     const before = { sent: load.sent, failed: load.failed, latency: load.latency.snapshot() }

@@ -6,7 +6,7 @@ import { loadConfigFile } from '../config/load-config.js'
 import type { DeploymentRecord } from '../deploy/deployment-record.js'
 import { formatDuration } from '../deploy/format-report.js'
 import { LoadBalancer } from '../load-balancer.js'
-import { DemoLoad, type LoadCounters } from './demo-load.js'
+import { SteadyLoad, type LoadCounters } from './steady-load.js'
 import { sampleServiceConfig } from './sample-service.js'
 
 /** The releases the demo runs, one per strategy. */
@@ -41,7 +41,7 @@ export async function runDemo(write: (line: string) => void): Promise<number> {
   const file = join(dir, 'switchyard.yaml')
   writeFileSync(file, demoConfig())
   let lb: LoadBalancer | undefined
-  let load: DemoLoad | undefined
+  let load: SteadyLoad | undefined
   try {
     write(`Switchyard demo (working folder ${dir})`)
     lb = await LoadBalancer.start(await loadConfigFile(file), { configFile: file })
@@ -50,7 +50,7 @@ export async function runDemo(write: (line: string) => void): Promise<number> {
     write('  starting v1 (2 instances of examples/app)...')
     await lb.services.settled()
     await waitUntil(() => lb!.state().backends[0]!.servers.filter((s) => s.state === 'UP').length === 2, 30_000)
-    load = new DemoLoad(web, 200)
+    load = new SteadyLoad(web, 200)
     load.start()
     write('  steady load: 200 requests/s, one in four on a new connection')
     await sleep(1000)
@@ -63,7 +63,7 @@ export async function runDemo(write: (line: string) => void): Promise<number> {
       await sleep(500)
       const after = load.snapshot()
       const record = await lb.deployment(started.id)
-      rows.push({ record, load: { sent: after.sent - before.sent, ok: after.ok - before.ok, failed: after.failed - before.failed } })
+      rows.push({ record, load: { sent: after.sent - before.sent, failed: after.failed - before.failed } })
       write(`            ${record.status} in ${formatDuration(record.summary?.duration_ms ?? 0)}`)
     }
     await load.stop()

@@ -1,12 +1,17 @@
 import http from 'node:http'
-import { LatencyHistogram } from '../src/metrics/latency-histogram.js'
+import { LatencyHistogram } from '../metrics/latency-histogram.js'
+
+export interface LoadCounters {
+  readonly sent: number
+  readonly failed: number
+}
 
 /**
- * Open-loop load for benchmarks: `rate` requests per second (one in four on a new connection), each answer's
- * latency recorded on the client side, failures (status >= 500 or transport errors) counted. Bounded: it stops
- * by itself after `maxDurationMs` even if nobody calls stop().
+ * Open-loop load for the demo and the benchmarks: `rate` requests per second (one in four on a new connection),
+ * each answer's latency recorded on the client side, failures (status >= 500 or transport errors) counted.
+ * Bounded: it stops by itself after `maxDurationMs` even if nobody calls stop().
  */
-export class BenchLoad {
+export class SteadyLoad {
   sent = 0
   failed = 0
   readonly latency = new LatencyHistogram()
@@ -48,6 +53,11 @@ export class BenchLoad {
     else this.latency.record(performance.now() - started)
     this.inFlight--
     if (this.inFlight === 0) this.idle?.()
+  }
+
+  /** Copy of the counters now. */
+  snapshot(): LoadCounters {
+    return { sent: this.sent, failed: this.failed }
   }
 
   async stop(): Promise<void> {

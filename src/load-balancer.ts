@@ -13,6 +13,7 @@ import { silentLogger, type Logger } from './log.js'
 import { AccessLog } from './proxy/access-log.js'
 import { HttpFrontend } from './proxy/http-frontend.js'
 import type { Backend } from './runtime/backend.js'
+import { EventBus } from './runtime/event-bus.js'
 import { Runtime } from './runtime/runtime.js'
 import { emptyRuntimeState, runtimeStateSchema, serverKey, type RuntimeState, type ServiceState } from './runtime/runtime-state.js'
 import type { AdminState, Server } from './runtime/server.js'
@@ -48,6 +49,8 @@ export class LoadBalancer implements BalancerControl {
   private reloading: Promise<void> = Promise.resolve()
   /** Releases of the configured services. */
   readonly services: Services
+  /** State changes for the events stream and the stats page. */
+  readonly events = new EventBus()
 
   private constructor(config: Config, log: Logger, configFile: string | undefined, stateFile: StateFile<RuntimeState>, state: RuntimeState) {
     this.config = config
@@ -55,7 +58,7 @@ export class LoadBalancer implements BalancerControl {
     this.configFile = configFile
     this.stateFile = stateFile
     this.runtimeState = state
-    this.runtime = new Runtime(config, log, state)
+    this.runtime = new Runtime(config, log, state, this.events)
     this.accessLog = config.access_log ? new AccessLog(log) : undefined
     for (const [name, fe] of Object.entries(config.frontends)) {
       this.frontends.set(name, new HttpFrontend(name, fe, this.runtime, { accessLog: this.accessLog, log }))
@@ -71,6 +74,7 @@ export class LoadBalancer implements BalancerControl {
           this.persist({ ...this.runtimeState, services: { ...this.runtimeState.services, [service]: change(current) } })
         },
         log,
+        events: this.events,
       },
       stateDir(config, configFile),
     )
@@ -247,7 +251,7 @@ export class LoadBalancer implements BalancerControl {
   async applyConfig(next: Config): Promise<void> {
     const previous = this.runtime
     const state = this.stateForReload(this.config, next)
-    const runtime = new Runtime(next, this.log, state, previous)
+    const runtime = new Runtime(next, this.log, state, this.events, previous)
     // New listeners first: if one cannot bind, nothing has changed yet.
     const opened = new Map<string, HttpFrontend>()
     try {
@@ -284,6 +288,7 @@ export class LoadBalancer implements BalancerControl {
     for (const server of leftBehind) void drainOutcome(server, REMOVED_SERVER_DRAIN_MS).then(() => server.close())
     this.persist(state)
     this.log.info({ event: 'reloaded', removed_servers: leftBehind.map(String) }, 'configuration reloaded')
+    this.events.publish('reload', { removed_servers: leftBehind.map(String) })
   }
 
   /** Runtime overrides of weights that the new file changes are dropped: an edited file wins. */

@@ -6,6 +6,7 @@ import { runCommand } from '../providers/command.js'
 import type { InstanceRecord, Provider } from '../providers/provider.js'
 import { renderShellCommand } from '../providers/template.js'
 import type { Backend } from '../runtime/backend.js'
+import type { EventBus } from '../runtime/event-bus.js'
 import type { ServiceState } from '../runtime/runtime-state.js'
 import type { Server } from '../runtime/server.js'
 import type { ReleaseActions } from './release-executor.js'
@@ -21,6 +22,7 @@ export interface ServiceHost {
   /** Changes the service's persisted state (saved atomically). */
   update(change: (state: ServiceState) => ServiceState): void
   readonly log: Logger
+  readonly events: EventBus
 }
 
 /**

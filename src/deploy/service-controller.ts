@@ -17,6 +17,8 @@ export interface ServiceDeps {
   readonly store: DeploymentStore
   readonly notifier: WebhookNotifier
   readonly stateDir: string
+  /** Told when a release has ended, whatever its result. */
+  readonly onEnded?: (record: DeploymentRecord) => void
 }
 
 interface Running {
@@ -293,6 +295,7 @@ export class ServiceController {
     record.summary = summarize(record)
     await this.deps.store.save(record).catch((err: unknown) => this.host.log.error({ event: 'deploy.save_failed', err }, 'could not save the deployment'))
     this.host.log.info({ event: 'deploy.ended', service: this.name, id: record.id, status }, `release ${record.id} ${status}`)
+    this.deps.onEnded?.(record)
     await this.notify(status === 'succeeded' ? 'succeeded' : status === 'aborted' ? 'aborted' : status === 'rolled_back' ? 'rolled_back' : 'failed', record)
   }
 
@@ -354,6 +357,17 @@ export class ServiceController {
   }
 
   private save(record: DeploymentRecord): void {
+    const step = record.steps.at(-1)
+    this.host.events.publish('deployment', {
+      id: record.id,
+      service: record.service,
+      from: record.from,
+      to: record.to,
+      strategy: record.strategy,
+      status: record.status,
+      step: step === undefined ? null : { kind: step.kind, detail: step.detail, result: step.result ?? null },
+      split: this.host.state().split ?? null,
+    })
     this.deps.store.save(record).catch((err: unknown) => this.host.log.error({ event: 'deploy.save_failed', err }, 'could not save the deployment'))
   }
 

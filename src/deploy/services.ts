@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js'
 import { SwitchyardError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Backend } from '../runtime/backend.js'
+import type { EventBus } from '../runtime/event-bus.js'
 import type { ServiceState } from '../runtime/runtime-state.js'
 import type { DeploymentRecord } from './deployment-record.js'
 import { DeploymentStore } from './deployment-store.js'
@@ -15,6 +16,7 @@ export interface ServicesHost {
   serviceState(service: string): ServiceState
   updateServiceState(service: string, change: (state: ServiceState) => ServiceState): void
   readonly log: Logger
+  readonly events: EventBus
 }
 
 export type SteerAction = 'pause' | 'resume' | 'abort' | 'promote'
@@ -22,6 +24,8 @@ export type SteerAction = 'pause' | 'resume' | 'abort' | 'promote'
 /** Every service's controller, the deployment store and the notifier; the admin side's entry to releases. */
 export class Services {
   private readonly controllers = new Map<string, ServiceController>()
+  /** Finished releases by service, strategy and result (for /metrics), counted since the balancer started. */
+  readonly results = new Map<string, { service: string; strategy: string; result: string; count: number }>()
   private readonly store: DeploymentStore
   private readonly notifier: WebhookNotifier
 
@@ -62,10 +66,18 @@ export class Services {
         state: () => this.host.serviceState(name),
         update: (change) => this.host.updateServiceState(name, change),
         log: this.host.log,
-      }, { store: this.store, notifier: this.notifier, stateDir: this.stateDir })
+        events: this.host.events,
+      }, { store: this.store, notifier: this.notifier, stateDir: this.stateDir, onEnded: (record) => this.count(record) })
       this.controllers.set(name, controller)
       await controller.start(interrupted)
     }
+  }
+
+  private count(record: DeploymentRecord): void {
+    const key = `${record.service}\u0000${record.strategy}\u0000${record.status}`
+    const entry = this.results.get(key) ?? { service: record.service, strategy: record.strategy, result: record.status, count: 0 }
+    entry.count++
+    this.results.set(key, entry)
   }
 
   controller(service: string): ServiceController {

@@ -190,6 +190,9 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     const server = this.releaseServer()
     if (server !== undefined) {
       server.recordResponse(this.status >= 500, performance.now() - this.upstreamStart)
+      server.stats.countStatus(this.ctx.name, this.status)
+      server.stats.bytesOut += this.bytesOut
+      server.stats.bytesIn += this.bodyBytes()
       this.backend.observe(server, this.status >= 500)
     }
     this.done = true
@@ -202,7 +205,10 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     if (this.done) return
     server?.recordResponse(true, performance.now() - this.upstreamStart)
     if (this.responseStarted) {
-      if (server !== undefined) this.backend.observe(server, true)
+      if (server !== undefined) {
+        server.stats.responseErrors++
+        this.backend.observe(server, true)
+      }
       // Part of the response is already with the client: the only honest signal left is to cut it.
       this.done = true
       this.errorCode = classify(err) === 'timeout' ? 'SY_ERR_UPSTREAM_TIMEOUT' : 'SY_ERR_UPSTREAM_RESET'
@@ -211,6 +217,10 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
       return
     }
     const failure = err instanceof RetryStatusAbort ? 'retry-status' : classify(err)
+    if (server !== undefined) {
+      if (failure === 'conn-failure') server.stats.connectionErrors++
+      else if (failure === 'empty-response' || failure === 'timeout' || failure === 'protocol') server.stats.responseErrors++
+    }
     // Only the server's own failures count against it (a request undici refused to send says nothing of it).
     if (server !== undefined && failure !== 'client-gone' && failure !== 'too-large' && failure !== 'internal') this.backend.observe(server, true)
     if (failure === 'conn-failure' && server !== undefined) server.markDown((err as NodeJS.ErrnoException).code ?? err.message)
@@ -294,7 +304,17 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     else if (this.body.kind === 'stream') this.body.data.destroy()
   }
 
+  private bodyBytes(): number {
+    return this.body.kind === 'buffered' ? this.body.data.length : Number(this.req.headers['content-length'] ?? 0)
+  }
+
+  /** Called exactly once per request, when it ends: frontend counters and the access log. */
   private logAccess(): void {
+    const stats = this.ctx.stats
+    stats.countStatus('', this.status)
+    stats.bytesOut += this.bytesOut
+    stats.bytesIn += this.bodyBytes()
+    if (this.errorCode !== undefined && this.status < 500) stats.requestErrors++
     this.ctx.accessLog?.write({
       frontend: this.ctx.name,
       backend: this.backend.name,
@@ -304,7 +324,7 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
       path: this.req.url ?? '',
       status: this.status,
       bytes: this.bytesOut,
-      bytesIn: this.body.kind === 'buffered' ? this.body.data.length : Number(this.req.headers['content-length'] ?? 0),
+      bytesIn: this.bodyBytes(),
       durationMs: performance.now() - this.started,
       queueMs: this.queueMs,
       upstreamMs: this.upstreamMs,

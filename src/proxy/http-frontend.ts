@@ -3,7 +3,8 @@ import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { HostPort } from '../config/address.js'
 import type { FrontendConfig } from '../config/schema.js'
-import { SwitchyardError, type ErrorCode } from '../errors.js'
+import { ERRORS, SwitchyardError, type ErrorCode, type ErrorParams } from '../errors.js'
+import { TrafficStats } from '../metrics/traffic-stats.js'
 import type { Logger } from '../log.js'
 import type { Runtime } from '../runtime/runtime.js'
 import type { AccessLog } from './access-log.js'
@@ -30,6 +31,7 @@ export class HttpFrontend implements FrontendContext {
   readonly accessLog: AccessLog | undefined
   readonly log: Logger
   shuttingDown = false
+  readonly stats = new TrafficStats()
 
   private router: Router
   private readonly servers: http.Server[] = []
@@ -105,6 +107,8 @@ export class HttpFrontend implements FrontendContext {
   private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const started = performance.now()
     this.inFlight++
+    this.stats.requests++
+    if (this.inFlight > this.stats.maxActive) this.stats.maxActive = this.inFlight
     const socket = req.socket as TrackedSocket
     socket[kResponse] = res
     res.once('close', () => {
@@ -114,7 +118,7 @@ export class HttpFrontend implements FrontendContext {
     const requestId = this.requestIdOf(req)
     try {
       const problem = checkRequestTarget(req)
-      if (problem !== undefined) return sendError(res, 'SY_ERR_BAD_REQUEST', requestId, { reason: problem }, { close: true })
+      if (problem !== undefined) return this.answerDirect(req, res, 'SY_ERR_BAD_REQUEST', requestId, started, { reason: problem }, true)
       // "OPTIONS *" asks about the balancer itself (RFC 9110 section 9.3.7): it answers.
       if (req.url === '*') return this.answerOptions(req, res, requestId, started)
       const backend = this.router.route(req.headers.host, req.url ?? '/', req.headers)
@@ -170,6 +174,8 @@ export class HttpFrontend implements FrontendContext {
     if (err.code === 'HPE_HEADER_OVERFLOW') code = 'SY_ERR_HEADERS_TOO_LARGE'
     else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT') code = 'SY_ERR_REQUEST_TIMEOUT'
     const reason = (err as { reason?: string }).reason ?? err.code ?? 'malformed request'
+    this.stats.requestErrors++
+    this.stats.countStatus('', ERRORS[code].status)
     writeRawError(socket as Socket, code, nextRequestId(), { reason })
   }
 
@@ -182,10 +188,18 @@ export class HttpFrontend implements FrontendContext {
   }
 
   /** Answers a request without a server: an error (404) or "OPTIONS *". */
-  private answerDirect(req: http.IncomingMessage, res: http.ServerResponse, code: ErrorCode, requestId: string, started: number): void {
+  private answerDirect(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    code: ErrorCode,
+    requestId: string,
+    started: number,
+    params: ErrorParams = {},
+    close = this.shuttingDown,
+  ): void {
     // Any body the client sent is read and dropped so that the connection can be reused.
     req.resume()
-    sendError(res, code, requestId, {}, { close: this.shuttingDown })
+    sendError(res, code, requestId, params, { close })
     this.logDirect(req, res.statusCode, requestId, started, code)
   }
 
@@ -197,6 +211,8 @@ export class HttpFrontend implements FrontendContext {
   }
 
   private logDirect(req: http.IncomingMessage, status: number, requestId: string, started: number, error: ErrorCode | undefined): void {
+    this.stats.countStatus('', status)
+    if (error !== undefined && status < 500) this.stats.requestErrors++
     this.accessLog?.write({
       frontend: this.name, backend: undefined, server: undefined, client: req.socket.remoteAddress ?? '',
       method: req.method ?? '', path: req.url ?? '', status, bytes: 0, bytesIn: 0,

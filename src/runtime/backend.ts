@@ -6,6 +6,7 @@ import type { CheckResult, CheckTarget } from '../health/health-check.js'
 import { resolveHealthSettings } from '../health/health-defaults.js'
 import { HealthMonitor, type HealthObserver } from '../health/health-monitor.js'
 import type { Logger } from '../log.js'
+import type { EventBus } from './event-bus.js'
 import { probeUntilUp } from './recovery-probe.js'
 import { RequestQueue } from './request-queue.js'
 import { Server, type ServerObserver, type ServerSpec } from './server.js'
@@ -49,11 +50,13 @@ export class Backend implements ServerObserver, HealthObserver {
   private readonly slowStart: SlowStart | undefined
   private readonly ejections = new Map<Server, NodeJS.Timeout>()
   private readonly log: Logger
+  private readonly events: EventBus
 
-  constructor(name: string, config: BackendConfig, log: Logger) {
+  constructor(name: string, config: BackendConfig, log: Logger, events: EventBus) {
     this.name = name
     this.config = config
     this.log = log
+    this.events = events
     this.retryOn = new Set(config.retry_on)
     this.queue = new RequestQueue(config.queue_limit, config.timeouts.queue)
     const settings = resolveHealthSettings(config.health)
@@ -182,6 +185,7 @@ export class Backend implements ServerObserver, HealthObserver {
     server.configuredWeight = weight
     if (this.slowStart?.isRamping(server) !== true) server.effectiveWeight = weight
     this.rebuild()
+    this.changed(server)
     if (weight > 0) this.serverFreed(server)
   }
 
@@ -195,6 +199,7 @@ export class Backend implements ServerObserver, HealthObserver {
       this.watch(server)
     }
     server.setAdmin(admin)
+    this.changed(server)
     this.log.info({ event: 'server.admin', backend: this.name, server: server.name, admin }, `server ${server} is ${admin}`)
   }
 
@@ -208,7 +213,21 @@ export class Backend implements ServerObserver, HealthObserver {
 
   // ---- observers ----
 
+  /** Tells the events stream that a server's state, health, admin state or weight changed. */
+  private changed(server: Server): void {
+    this.events.publish('server', {
+      backend: this.name,
+      server: server.name,
+      state: server.state,
+      health: server.health,
+      admin: server.admin,
+      weight: server.configuredWeight,
+      effective_weight: server.effectiveWeight,
+    })
+  }
+
   serverFreed(server: Server): void {
+    this.changed(server)
     if (server.health === 'up' && this.probes.has(server)) {
       this.stopProbe(server)
       this.log.info({ event: 'server.up', backend: this.name, server: server.name }, `server ${server} is up`)
@@ -224,6 +243,7 @@ export class Backend implements ServerObserver, HealthObserver {
   }
 
   serverDown(server: Server, reason: string): void {
+    this.changed(server)
     this.log.warn({ event: 'server.down', backend: this.name, server: server.name, reason }, `server ${server} is down: ${reason}`)
     if (this.monitor === undefined && server.health === 'down' && !this.probes.has(server)) {
       this.probes.set(server, probeUntilUp(server, RECOVERY_PROBE_INTERVAL_MS, this.config.timeouts.connect))
@@ -236,6 +256,7 @@ export class Backend implements ServerObserver, HealthObserver {
     if (status === 'up') {
       if (server.rampOnUp) this.slowStart?.start(server)
       server.setHealth('up', last.detail)
+      this.changed(server)
       this.log.info({ event: 'server.up', backend: this.name, server: server.name, check: last.detail }, `server ${server} is up`)
     } else {
       this.slowStart?.stop(server)

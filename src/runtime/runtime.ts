@@ -3,6 +3,7 @@ import { DEFAULTS } from '../config/defaults.js'
 import type { Config } from '../config/schema.js'
 import type { Logger } from '../log.js'
 import { Backend } from './backend.js'
+import type { EventBus } from './event-bus.js'
 import { splitOptions } from './split-options.js'
 import { serverKey, type RuntimeState } from './runtime-state.js'
 import { serverIdentity, type Server, type ServerSpec } from './server.js'
@@ -18,11 +19,11 @@ export class Runtime {
   readonly backends: ReadonlyMap<string, Backend>
   private readonly adopted = new Set<Server>()
 
-  constructor(config: Config, log: Logger, state: RuntimeState, previous?: Runtime) {
+  constructor(config: Config, log: Logger, state: RuntimeState, events: EventBus, previous?: Runtime) {
     this.config = config
     const backends = new Map<string, Backend>()
     for (const [name, backendConfig] of Object.entries(config.backends)) {
-      const backend = new Backend(name, backendConfig, log)
+      const backend = new Backend(name, backendConfig, log, events)
       const old = previous?.backends.get(name)
       const service = serviceOf(config, name)
       const serviceState = service === undefined ? undefined : state.services[service]

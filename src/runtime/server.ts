@@ -4,6 +4,7 @@ import { hash32 } from '../balance/hash-function.js'
 import { formatHostPort, type HostPort } from '../config/address.js'
 import type { BackendConfig } from '../config/schema.js'
 import { LatencyHistogram } from '../metrics/latency-histogram.js'
+import { TrafficStats } from '../metrics/traffic-stats.js'
 
 export type AdminState = 'ready' | 'drain' | 'maint'
 export type Health = 'up' | 'down' | 'unchecked'
@@ -67,6 +68,11 @@ export class Server implements BalanceTarget {
   inRotation = true
   /** Responses of 500 and above, and failed attempts, answered by this server. */
   errors = 0
+  /** Bytes, answers by status, connection and response errors (stats page, /metrics). */
+  readonly stats = new TrafficStats()
+  /** Time spent DOWN before the current stretch, in ms, and when the current stretch began (0: not down). */
+  private downtimeMs = 0
+  private downSince = 0
   /** Response times (to the last byte) of this server's requests, for per-release timelines. */
   readonly latency = new LatencyHistogram()
 
@@ -136,6 +142,7 @@ export class Server implements BalanceTarget {
   begin(): void {
     this.active++
     this.requests++
+    if (this.active > this.stats.maxActive) this.stats.maxActive = this.active
   }
 
   /** Called exactly once for every begin(). */
@@ -161,11 +168,21 @@ export class Server implements BalanceTarget {
     return new Promise((resolve) => this.idleWaiters.push(resolve))
   }
 
+  /** Total time this server has been DOWN, in ms (including now, when it is). */
+  get downtime(): number {
+    return this.downtimeMs + (this.downSince > 0 ? Date.now() - this.downSince : 0)
+  }
+
   setHealth(health: Health, reason: string): void {
     if (this.health === health) return
     const wasUp = this.health === 'up'
     this.health = health
     this.lastChange = Date.now()
+    if (health === 'down' && this.downSince === 0) this.downSince = this.lastChange
+    if (health !== 'down' && this.downSince > 0) {
+      this.downtimeMs += this.lastChange - this.downSince
+      this.downSince = 0
+    }
     if (health === 'up') {
       this.upSince = this.lastChange
       this.observer.serverFreed(this)

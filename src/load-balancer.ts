@@ -59,7 +59,8 @@ export class LoadBalancer implements BalancerControl {
     this.stateFile = stateFile
     this.runtimeState = state
     this.runtime = new Runtime(config, log, state, this.events)
-    this.accessLog = config.access_log ? new AccessLog(log) : undefined
+    const access = config.access_log
+    this.accessLog = access === false ? undefined : new AccessLog(log, access === true ? 'json' : access.format)
     for (const [name, fe] of Object.entries(config.frontends)) {
       this.frontends.set(name, new HttpFrontend(name, fe, this.runtime, { accessLog: this.accessLog, log }))
     }

@@ -63,6 +63,23 @@ describe('access log', () => {
     assert.equal(line.error, 'SY_ERR_NO_ROUTE')
   })
 
+  it('writes an httplog-style text line per request with access_log: { format: httplog }', async (t) => {
+    const defer = cleanups(t)
+    const backend = await startBackend('app')
+    defer(() => backend.close())
+    const lb = await startBalancerProcess(config(backend.address, true).replace('access_log: true', 'access_log: { format: httplog }'))
+    defer(() => lb.stop())
+    assert.equal((await request(`${lb.url()}/app/x?y=1`)).status, 200)
+    assert.equal((await request(`${lb.url()}/other`)).status, 404)
+    const text = await waitFor('two access lines', () => {
+      const found = lb.rawLines.filter((line) => !line.startsWith('{'))
+      return found.length >= 2 ? found : undefined
+    })
+    assert.match(text[0]!, /^127\.0\.0\.1 \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d\.\d{3}\] web app\/s1 \d+\/\d+\/\d+ 200 3 0 \S+ "GET \/app\/x\?y=1"$/)
+    assert.match(text[1]!, / web -\/- 0\/-1\/\d+ 404 0 0 \S+ "GET \/other"$/)
+    assert.equal(accessLines(lb.lines).length, 0, 'no JSON access line')
+  })
+
   it('writes no access line when access_log is false', async (t) => {
     const defer = cleanups(t)
     const backend = await startBackend('app')

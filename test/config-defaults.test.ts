@@ -31,6 +31,7 @@ const SECTION_PATHS: Readonly<Record<string, string>> = {
   backend: 'backends.*',
   server: 'backends.*.servers.*',
   service: 'services.*',
+  access_log_format: 'access_log.format',
 }
 
 function defaultLeaves(value: unknown, path: string, out: [string, unknown][] = []): [string, unknown][] {

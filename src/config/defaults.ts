@@ -8,6 +8,7 @@ export const DEFAULTS = {
   },
   state_dir: '.switchyard',
   access_log: true,
+  access_log_format: 'json',
   frontend: {
     mode: 'http',
     timeouts: {

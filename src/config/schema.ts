@@ -106,7 +106,10 @@ const adminSchema = strict({
 export const configSchema = strict({
   admin: adminSchema.optional(),
   state_dir: z.string().min(1).default(DEFAULTS.state_dir),
-  access_log: z.boolean().default(DEFAULTS.access_log),
+  /** true/false, or { format: json | httplog }: one line per request on stdout. */
+  access_log: z
+    .union([z.boolean(), strict({ format: z.enum(['json', 'httplog']).default(DEFAULTS.access_log_format) })])
+    .default(DEFAULTS.access_log),
   frontends: z.record(name, frontendSchema),
   backends: z.record(name, backendSchema),
   services: z.record(name, servicesSchema).default({}),

@@ -25,18 +25,36 @@ export interface AccessRecord {
   readonly error: string | undefined
 }
 
+export type AccessLogFormat = 'json' | 'httplog'
+
+/** Where text lines go: a stream that buffers and writes asynchronously (pino's destination for stdout). */
+export interface LineSink {
+  write(line: string): unknown
+}
+
 /**
- * One JSON line per request. Uses a pino child logger (asynchronous writes, off the request path) with a
- * fixed `type: "access"` so that access lines and event lines can be told apart in one stream.
+ * One line per request. `json` (default) goes through a pino child logger (asynchronous writes, off the
+ * request path) with a fixed `type: "access"`, so that access lines and event lines can be told apart in one
+ * stream. `httplog` writes a text line in the spirit of HAProxy's httplog format:
+ *   client [time] frontend backend/server queue_ms/upstream_ms/total_ms status bytes retries request_id "METHOD path"
+ * ("-" where there is no value, e.g. no server for a 404).
  */
 export class AccessLog {
   private readonly log: Logger
 
-  constructor(log: Logger) {
+  constructor(
+    log: Logger,
+    private readonly format: AccessLogFormat = 'json',
+    private readonly sink: LineSink = process.stdout,
+  ) {
     this.log = log.child({ type: 'access' })
   }
 
   write(r: AccessRecord): void {
+    if (this.format === 'httplog') {
+      this.sink.write(`${httplogLine(r, new Date())}\n`)
+      return
+    }
     this.log.info({
       frontend: r.frontend,
       backend: r.backend,
@@ -59,4 +77,22 @@ export class AccessLog {
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, '0')
+}
+
+/** HAProxy's date form, in UTC: 21/Nov/2026:22:40:00.123 */
+function httplogTime(d: Date): string {
+  return `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`
+}
+
+export function httplogLine(r: AccessRecord, at: Date): string {
+  const timing = `${Math.round(r.queueMs)}/${r.upstreamMs < 0 ? -1 : Math.round(r.upstreamMs)}/${Math.round(r.durationMs)}`
+  // The request line is quoted: a quote or control character in the path cannot break the line apart.
+  const request = JSON.stringify(`${r.method} ${r.path}`)
+  return `${r.client} [${httplogTime(at)}] ${r.frontend} ${r.backend ?? '-'}/${r.server ?? '-'} ${timing} ${r.status} ${r.bytes} ${r.retries} ${r.requestId} ${request}`
 }

@@ -37,6 +37,8 @@ export interface BalancerProcess {
   readonly admin: string
   /** Every log line so far, parsed. */
   readonly lines: Record<string, unknown>[]
+  /** Every line of standard output so far, as text (JSON or not). */
+  readonly rawLines: string[]
   url(frontend?: string): string
   /** Resolves with the exit code. */
   readonly exited: Promise<number | null>
@@ -54,12 +56,14 @@ export async function startBalancerProcess(yaml: string, env: NodeJS.ProcessEnv 
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const lines: Record<string, unknown>[] = []
+  const rawLines: string[] = []
   let stderr = ''
   proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()))
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)))
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout! })
     rl.on('line', (line) => {
+      rawLines.push(line)
       try {
         const entry = JSON.parse(line) as Record<string, unknown>
         lines.push(entry)
@@ -77,6 +81,7 @@ export async function startBalancerProcess(yaml: string, env: NodeJS.ProcessEnv 
     frontends,
     admin: ready.admin as string,
     lines,
+    rawLines,
     url: (frontend = 'web') => `http://${frontends[frontend]![0]}`,
     exited,
     stop: async (signal: NodeJS.Signals = 'SIGTERM') => {

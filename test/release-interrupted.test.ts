@@ -5,7 +5,7 @@ import { it } from 'node:test'
 import type { StateView } from '../src/admin/balancer-control.js'
 import type { DeploymentRecord } from '../src/deploy/deployment-record.js'
 import { startBalancerProcess, tempDir } from './helpers/balancer.js'
-import { alive, releaseConfig } from './helpers/release.js'
+import { alive, releaseConfig, startReleaseBalancer } from './helpers/release.js'
 import { waitFor } from './helpers/wait.js'
 
 const TOKEN = 'test-token'
@@ -115,4 +115,21 @@ it('an interrupted release can be resumed after the restart and finishes on v2',
   assert.equal(state.services[0]!.version, 'v2')
   assert.deepEqual(state.backends[0]!.servers.map((s) => s.release), ['v2', 'v2'])
   assert.equal(await lb.stop('SIGTERM'), 0)
+})
+
+it('a graceful stop during a release leaves it interrupted for the next start, with nothing undone in between', async () => {
+  const dir = tempDir()
+  const yaml = releaseConfig({ strategy: 'rolling', startDelayMs: 800 })
+  const first = await startReleaseBalancer(yaml, dir)
+  const record = first.lb.deploy('app', 'v2')
+  await waitFor('a v2 instance', () => (first.lb.serviceState('app').instances.some((i) => i.version === 'v2') ? true : undefined), 10_000)
+  await first.lb.stop(1000)
+  const second = await startReleaseBalancer(yaml, dir)
+  try {
+    const seen = await second.lb.deployment(record.id)
+    assert.equal(seen.status, 'interrupted', JSON.stringify(seen.steps.map((s) => [s.detail, s.result])))
+    assert.ok(!seen.steps.some((s) => s.kind === 'switch'), 'no going back was started by the stop')
+  } finally {
+    await second.lb.stop(1000)
+  }
 })

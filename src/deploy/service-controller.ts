@@ -44,6 +44,8 @@ export class ServiceController {
   private interrupted: DeploymentRecord | undefined
   /** Deployments started by this process, by id (for steering answers). */
   private readonly known = new Map<string, DeploymentRecord>()
+  /** Set by close(): a release cut short by the stop stays recorded as running (interrupted at the next start). */
+  private closing = false
 
   constructor(
     readonly name: string,
@@ -273,6 +275,11 @@ export class ServiceController {
       await this.hookStep(record, 'after').catch(() => undefined)
     } catch (err) {
       this.actions.preview(undefined)
+      if (this.closing) {
+        // The balancer is stopping: nothing is undone now; the next start shows the release as interrupted.
+        recorder.stop()
+        return
+      }
       const aborted = err instanceof ReleaseAbortedError
       record.error = err instanceof Error ? err.message : String(err)
       this.host.log.warn({ event: 'deploy.failed', service: this.name, id: record.id, error: record.error }, `release ${record.id} failed: ${record.error}`)
@@ -357,6 +364,7 @@ export class ServiceController {
   }
 
   private save(record: DeploymentRecord): void {
+    if (this.closing) return
     const step = record.steps.at(-1)
     this.host.events.publish('deployment', {
       id: record.id,
@@ -387,7 +395,13 @@ export class ServiceController {
    */
   async close(): Promise<void> {
     this.actions.cancelRetire()
-    if (this.running !== undefined) this.deps.store.saveSync(this.running.record)
+    if (this.running !== undefined) {
+      this.deps.store.saveSync(this.running.record)
+      this.closing = true
+      this.running.executor.abort()
+    } else {
+      this.closing = true
+    }
     await stopAllInstances(this.provider)
     await this.provider.close()
   }

@@ -1,17 +1,17 @@
 import { NAME_PATTERN, type ServiceConfig } from '../config/schema.js'
 import { SwitchyardError } from '../errors.js'
-import { runCommand } from '../providers/command.js'
 import { createProvider, stopAllInstances } from '../providers/create-provider.js'
 import type { Provider } from '../providers/provider.js'
-import type { DeploymentRecord, DeploymentStatus, StepRecord } from './deployment-record.js'
+import type { DeploymentRecord, DeploymentStatus } from './deployment-record.js'
 import type { DeploymentStore } from './deployment-store.js'
 import { summarize } from './deployment-summary.js'
 import { planRelease, planReturn, type Plan, type StrategyName } from './plan-release.js'
 import { ReleaseAbortedError, ReleaseExecutor } from './release-executor.js'
 import { ReleaseTraffic } from './release-traffic.js'
 import { ServiceActions, type ServiceHost } from './service-actions.js'
+import { DeploymentJournal } from './deployment-journal.js'
 import { TimelineRecorder } from './timeline-recorder.js'
-import type { WebhookEventKind, WebhookNotifier } from './webhook-notifier.js'
+import type { WebhookNotifier } from './webhook-notifier.js'
 
 export interface ServiceDeps {
   readonly store: DeploymentStore
@@ -44,6 +44,7 @@ export class ServiceController {
   private interrupted: DeploymentRecord | undefined
   /** Deployments started by this process, by id (for steering answers). */
   private readonly known = new Map<string, DeploymentRecord>()
+  private readonly journal: DeploymentJournal
   /** Set by close(): a release cut short by the stop stays recorded as running (interrupted at the next start). */
   private closing = false
 
@@ -67,6 +68,7 @@ export class ServiceController {
       },
     })
     this.traffic = new ReleaseTraffic(() => host.backend())
+    this.journal = new DeploymentJournal(name, () => this.config, host, deps)
     this.actions = new ServiceActions(name, () => this.config, this.provider, host, this.traffic)
   }
 
@@ -192,7 +194,7 @@ export class ServiceController {
         running.executor.promote()
         break
     }
-    this.save(record)
+    this.journal.save(record)
     return record
   }
 
@@ -243,8 +245,8 @@ export class ServiceController {
     })
     this.running = { record, executor, done }
     this.known.set(record.id, record)
-    this.save(record)
-    this.notify('started', record)
+    this.journal.save(record)
+    this.journal.notify('started', record)
     this.host.log.info({ event: 'deploy.started', service: this.name, id: record.id, from: record.from, to: record.to, strategy: record.strategy }, `release ${record.id} started`)
     return record
   }
@@ -255,24 +257,24 @@ export class ServiceController {
       to,
       healthyDeadlineMs: strategy.healthy_deadline,
       drainTimeoutMs: strategy.drain_timeout,
-      onChange: () => this.save(record),
+      onChange: () => this.journal.save(record),
     }, record.steps)
   }
 
   private async run(record: DeploymentRecord, executor: ReleaseExecutor, plan: Plan & { ok: true }, options: { retireWarmFirst: boolean }): Promise<void> {
-    const recorder = new TimelineRecorder({ source: this.traffic, timeline: record.timeline, onPoint: () => this.save(record) })
+    const recorder = new TimelineRecorder({ source: this.traffic, timeline: record.timeline, onPoint: () => this.journal.save(record) })
     recorder.start()
     let status: DeploymentStatus = 'succeeded'
     try {
-      await this.hookStep(record, 'before')
+      await this.journal.hook(record, 'before')
       if (options.retireWarmFirst && this.actions.warm.length > 0) {
-        await this.step(record, 'retire', `stop the previous release kept warm (${this.actions.warm.join(', ')})`, () => this.actions.retireNow())
+        await this.journal.step(record, 'retire', `stop the previous release kept warm (${this.actions.warm.join(', ')})`, () => this.actions.retireNow())
       }
       if (record.strategy === 'bluegreen') this.actions.preview(record.to)
       await executor.run(plan.steps)
       this.actions.preview(undefined)
       if (record.strategy !== 'bluegreen') this.markCurrent(record.to)
-      await this.hookStep(record, 'after').catch(() => undefined)
+      await this.journal.hook(record, 'after').catch(() => undefined)
     } catch (err) {
       this.actions.preview(undefined)
       if (this.closing) {
@@ -284,7 +286,7 @@ export class ServiceController {
       record.error = err instanceof Error ? err.message : String(err)
       this.host.log.warn({ event: 'deploy.failed', service: this.name, id: record.id, error: record.error }, `release ${record.id} failed: ${record.error}`)
       status = (await this.goBack(record, executor)) ? (aborted ? 'aborted' : 'rolled_back') : 'failed'
-      await this.hookStep(record, 'on_failure').catch(() => undefined)
+      await this.journal.hook(record, 'on_failure').catch(() => undefined)
     }
     record.status = status
     record.ended_at = Date.now()
@@ -294,7 +296,7 @@ export class ServiceController {
       this.actions.onWarmEnded(() => {
         recorder.stop()
         record.summary = summarize(record)
-        this.save(record)
+        this.journal.save(record)
       })
     } else {
       recorder.stop()
@@ -303,7 +305,7 @@ export class ServiceController {
     await this.deps.store.save(record).catch((err: unknown) => this.host.log.error({ event: 'deploy.save_failed', err }, 'could not save the deployment'))
     this.host.log.info({ event: 'deploy.ended', service: this.name, id: record.id, status }, `release ${record.id} ${status}`)
     this.deps.onEnded?.(record)
-    await this.notify(status === 'succeeded' ? 'succeeded' : status === 'aborted' ? 'aborted' : status === 'rolled_back' ? 'rolled_back' : 'failed', record)
+    await this.journal.notify(status === 'succeeded' ? 'succeeded' : status === 'aborted' ? 'aborted' : status === 'rolled_back' ? 'rolled_back' : 'failed', record)
   }
 
   /** After a failure: back to the version before (or, for a first release, remove what was started). */
@@ -312,7 +314,7 @@ export class ServiceController {
       const target = record.from
       if (target === undefined || target === record.to) {
         if (failed.started.length > 0) {
-          await this.step(record, 'stop', `stop ${failed.started.join(', ')}`, () => this.actions.stop(failed.started))
+          await this.journal.step(record, 'stop', `stop ${failed.started.join(', ')}`, () => this.actions.stop(failed.started))
         }
         return target !== undefined
       }
@@ -333,57 +335,6 @@ export class ServiceController {
     this.host.update((s) => ({ ...s, previous: s.version !== undefined && s.version !== version ? s.version : s.previous, version, rotation: s.rotation }))
   }
 
-  /** Runs one recorded step outside the plan (hooks, retiring the warm release). */
-  private async step(record: DeploymentRecord, kind: string, detail: string, work: () => Promise<unknown>): Promise<void> {
-    const step: StepRecord = { kind, detail, started_at: Date.now() }
-    record.steps.push(step)
-    this.save(record)
-    try {
-      await work()
-      step.result = 'ok'
-    } catch (err) {
-      step.result = 'failed'
-      step.error = err instanceof Error ? err.message : String(err)
-      throw err
-    } finally {
-      step.ended_at = Date.now()
-      this.save(record)
-    }
-  }
-
-  /** A configured hook command as a recorded step; with SWITCHYARD_SERVICE, _FROM, _TO and _DEPLOYMENT set. */
-  private async hookStep(record: DeploymentRecord, which: 'before' | 'after' | 'on_failure'): Promise<void> {
-    const command = this.config.hooks[which]
-    if (command === undefined) return
-    await this.step(record, 'hook', `${which} hook`, () =>
-      runCommand(command, `${which} hook`, {
-        timeoutMs: this.config.strategy.healthy_deadline,
-        env: { SWITCHYARD_SERVICE: this.name, SWITCHYARD_FROM: record.from ?? '', SWITCHYARD_TO: record.to, SWITCHYARD_DEPLOYMENT: record.id },
-      }),
-    )
-  }
-
-  private save(record: DeploymentRecord): void {
-    if (this.closing) return
-    const step = record.steps.at(-1)
-    this.host.events.publish('deployment', {
-      id: record.id,
-      service: record.service,
-      from: record.from,
-      to: record.to,
-      strategy: record.strategy,
-      status: record.status,
-      step: step === undefined ? null : { kind: step.kind, detail: step.detail, result: step.result ?? null },
-      split: this.host.state().split ?? null,
-    })
-    this.deps.store.save(record).catch((err: unknown) => this.host.log.error({ event: 'deploy.save_failed', err }, 'could not save the deployment'))
-  }
-
-  private async notify(kind: WebhookEventKind, record: DeploymentRecord): Promise<void> {
-    const url = this.config.notify?.webhook
-    if (url !== undefined) await this.deps.notifier.notify(url, { kind, record })
-  }
-
   /** Waits for a running release (used by tests and the graceful stop). */
   async settled(): Promise<void> {
     await this.running?.done
@@ -395,12 +346,11 @@ export class ServiceController {
    */
   async close(): Promise<void> {
     this.actions.cancelRetire()
+    this.closing = true
+    this.journal.closed = true
     if (this.running !== undefined) {
       this.deps.store.saveSync(this.running.record)
-      this.closing = true
       this.running.executor.abort()
-    } else {
-      this.closing = true
     }
     await stopAllInstances(this.provider)
     await this.provider.close()

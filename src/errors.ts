@@ -34,6 +34,7 @@ export const ERRORS = {
   SY_ERR_NOT_FOUND: { status: 404, message: 'no such endpoint: {method} {path}' },
   SY_ERR_METHOD_NOT_ALLOWED: { status: 405, message: '{method} is not allowed on {path}' },
   SY_ERR_UNAUTHORIZED: { status: 401, message: 'a valid bearer token is required for this action' },
+  SY_ERR_CROSS_SITE: { status: 403, message: 'cross-site request refused: {reason}' },
   SY_ERR_INVALID_BODY: { status: 400, message: 'invalid request body: {reason}' },
   SY_ERR_UNKNOWN_BACKEND: { status: 404, message: "no backend named '{backend}'" },
   SY_ERR_UNKNOWN_SERVER: { status: 404, message: "no server named '{server}' in backend '{backend}'" },

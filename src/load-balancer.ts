@@ -3,6 +3,7 @@ import { AdminServer } from './admin/admin-server.js'
 import type { BalancerControl, DrainOutcome, NewServer, ServerChange, ServerView, ServiceView, StateView } from './admin/balancer-control.js'
 import type { DeploymentRecord } from './deploy/deployment-record.js'
 import { Services, type SteerAction } from './deploy/services.js'
+import { metricsRoutes } from './metrics/metrics-routes.js'
 import { buildServerView, buildStateView } from './admin/state-view.js'
 import { formatHostPort, parseHostPort, type HostPort } from './config/address.js'
 import { DEFAULTS } from './config/defaults.js'
@@ -64,7 +65,7 @@ export class LoadBalancer implements BalancerControl {
     for (const [name, fe] of Object.entries(config.frontends)) {
       this.frontends.set(name, new HttpFrontend(name, fe, this.runtime, { accessLog: this.accessLog, log }))
     }
-    this.admin = new AdminServer({ control: this, token: config.admin?.token, log })
+    this.admin = new AdminServer({ control: this, token: config.admin?.token, statsPublic: config.admin?.stats_public, metrics: metricsRoutes(this), log })
     this.services = new Services(
       {
         config: () => this.config,
@@ -127,7 +128,8 @@ export class LoadBalancer implements BalancerControl {
   private serviceViews(): ServiceView[] {
     return Object.entries(this.config.services).map(([name, service]) => {
       const state: ServiceState = this.runtimeState.services[name] ?? { instances: [] }
-      const active = this.services.controller(name).active
+      // Before the services have started (the admin listener is up first) there is no controller yet.
+      const active = this.services.has(name) ? this.services.controller(name).active : undefined
       return {
         name,
         backend: service.backend,

@@ -14,10 +14,12 @@ export interface AdminRoute {
   /** Like `/api/v1/backends/:backend/servers/:server`; a `:name` segment matches any one segment. */
   readonly path: string
   readonly methods: Readonly<Partial<Record<string, AdminHandler>>>
+  /** Readable without the token even when reads need it (`/healthz`, the stats page, which holds no data). */
+  readonly open?: boolean
 }
 
 export type RouteMatch =
-  | { readonly kind: 'handler'; readonly handler: AdminHandler; readonly params: Record<string, string> }
+  | { readonly kind: 'handler'; readonly handler: AdminHandler; readonly params: Record<string, string>; readonly open: boolean }
   | { readonly kind: 'method-not-allowed'; readonly allow: readonly string[] }
   | { readonly kind: 'not-found' }
 
@@ -41,7 +43,7 @@ export class AdminRouter {
       if (params === undefined) continue
       // HEAD is GET without a body (node drops the body of a HEAD response).
       const handler = route.methods[method] ?? (method === 'HEAD' ? route.methods.GET : undefined)
-      if (handler !== undefined) return { kind: 'handler', handler, params }
+      if (handler !== undefined) return { kind: 'handler', handler, params, open: route.open === true }
       const allow = Object.keys(route.methods)
       return { kind: 'method-not-allowed', allow: allow.includes('GET') ? [...allow, 'HEAD'] : allow }
     }

@@ -3,24 +3,40 @@ import type { AddressInfo } from 'node:net'
 import type { HostPort } from '../config/address.js'
 import { SwitchyardError } from '../errors.js'
 import { silentLogger, type Logger } from '../log.js'
+import { RequestRates } from '../stats/request-rates.js'
+import { requestCounts } from '../stats/stats-rows.js'
 import { errorReply, sendReply, type AdminReply } from './admin-reply.js'
 import { AdminRouter, type AdminRoute } from './admin-router.js'
 import type { BalancerControl } from './balancer-control.js'
 import { BearerAuth } from './bearer-auth.js'
 import { deploymentRoutes } from './deployment-routes.js'
+import { EventStreams } from './event-stream.js'
 import { readJsonBody } from './read-json-body.js'
+import { readsNeedToken } from './read-policy.js'
+import { crossSiteReason, crossSiteReply } from './same-origin.js'
 import { serverRoutes } from './server-routes.js'
+import { metricsRoute, statsRoutes, type MetricsEndpoint } from './stats-routes.js'
 
 export interface AdminServerOptions {
   readonly control: BalancerControl
   /** `admin.token`; without one every write is refused. */
   readonly token: string | undefined
+  /**
+   * `admin.stats_public`: whether reads (state, stats, events, metrics) are open without the token. Unset: open
+   * when the listener is on a loopback address, else they need the token.
+   */
+  readonly statsPublic?: boolean
+  /** Served at its path (`/metrics`) when given. */
+  readonly metrics?: MetricsEndpoint
+  /** How often the events stream sends a heartbeat comment (tests shorten it). */
+  readonly heartbeatMs?: number
   readonly log?: Logger
 }
 
 /**
- * The admin listener: `GET /healthz` (200 once `ready`, else 503) and the JSON API of docs/admin-api.md.
- * Reads are open; every other method needs the bearer token and is checked before its body is even read.
+ * The admin listener: `GET /healthz` (200 once `ready`, else 503), the JSON API of docs/admin-api.md and the
+ * stats page and exports of docs/stats.md. Reads are open (unless `statsPublic` says otherwise); every other
+ * method must come from this listener's own origin and carry the bearer token, checked before its body is read.
  */
 export class AdminServer {
   /** Set by the balancer once the configuration is loaded and every listener is bound. */
@@ -30,11 +46,27 @@ export class AdminServer {
   private readonly router: AdminRouter
   private readonly auth: BearerAuth
   private readonly log: Logger
+  private readonly statsPublic: boolean | undefined
+  private readonly rates: RequestRates
+  private readonly streams: EventStreams
+  /** Decided when the listener is bound (the default depends on its address). */
+  private readsNeedToken = true
 
   constructor(options: AdminServerOptions) {
+    const { control } = options
     this.auth = new BearerAuth(options.token)
     this.log = options.log ?? silentLogger()
-    this.router = new AdminRouter([this.healthRoute(), ...serverRoutes(options.control), ...deploymentRoutes(options.control)])
+    this.statsPublic = options.statsPublic
+    this.rates = new RequestRates(() => requestCounts(control.state()))
+    this.streams = new EventStreams(control.events, options.heartbeatMs)
+    this.router = new AdminRouter([
+      this.healthRoute(),
+      ...serverRoutes(control),
+      ...deploymentRoutes(control),
+      ...statsRoutes(control, this.rates),
+      this.streams.route(),
+      ...(options.metrics === undefined ? [] : [metricsRoute(options.metrics)]),
+    ])
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.log.error({ event: 'admin.failed', err }, 'admin request failed')
@@ -50,6 +82,8 @@ export class AdminServer {
       )
       this.server.listen({ host: address.host, port: address.port }, () => {
         const a = this.server.address() as AddressInfo
+        this.readsNeedToken = readsNeedToken(this.statsPublic, a.address)
+        this.rates.start()
         resolve({ host: a.address, port: a.port })
       })
     })
@@ -57,7 +91,9 @@ export class AdminServer {
 
   /** Stops at once: a client waiting for a drain is cut off rather than holding the stop up. */
   async close(): Promise<void> {
+    this.rates.stop()
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
+    this.streams.closeAll()
     this.server.closeAllConnections()
     await closed
   }
@@ -65,6 +101,7 @@ export class AdminServer {
   private healthRoute(): AdminRoute {
     return {
       path: '/healthz',
+      open: true,
       methods: { GET: () => (this.ready ? { status: 200, body: { ready: true } } : { status: 503, body: { ready: false } }) },
     }
   }
@@ -90,7 +127,7 @@ export class AdminServer {
     if (method !== 'GET' && method !== 'HEAD') {
       this.log.info({ event: 'admin.write', method, path: rawPath, status: reply.status }, `${method} ${rawPath} -> ${reply.status}`)
     }
-    sendReply(res, reply)
+    sendReply(res, reply, method)
   }
 
   private async dispatch(req: http.IncomingMessage, method: string, rawPath: string, query: URLSearchParams): Promise<AdminReply> {
@@ -99,7 +136,12 @@ export class AdminServer {
     if (match.kind === 'method-not-allowed') {
       return errorReply(new SwitchyardError('SY_ERR_METHOD_NOT_ALLOWED', { method, path: rawPath }), { allow: match.allow.join(', ') })
     }
-    if (method !== 'GET' && method !== 'HEAD') {
+    const write = method !== 'GET' && method !== 'HEAD'
+    if (write) {
+      const crossSite = crossSiteReason(req.headers)
+      if (crossSite !== undefined) return crossSiteReply(crossSite)
+    }
+    if (write || (this.readsNeedToken && !match.open)) {
       try {
         this.auth.check(req.headers.authorization)
       } catch (err) {

@@ -1,5 +1,37 @@
 import type { DeploymentRecord } from '../deploy/deployment-record.js'
+import type { BalancerEvent } from '../runtime/event-bus.js'
 import type { AdminState, EffectiveState, Health } from '../runtime/server.js'
+
+/** Answers by status class. */
+export interface ResponseClasses {
+  readonly '1xx': number
+  readonly '2xx': number
+  readonly '3xx': number
+  readonly '4xx': number
+  readonly '5xx': number
+}
+
+/** Traffic counters of a frontend or a server since it was created (stats page, /stats.csv, /stats.json). */
+export interface TrafficView {
+  readonly requests: number
+  readonly bytes_in: number
+  readonly bytes_out: number
+  /** Most requests in flight at once. */
+  readonly max_active: number
+  /** Requests the balancer refused itself (frontends). */
+  readonly request_errors: number
+  /** Attempts that could not connect (servers). */
+  readonly connection_errors: number
+  /** Attempts that failed after connecting (servers). */
+  readonly response_errors: number
+  readonly responses: ResponseClasses
+}
+
+/** Active check counters of a server (null without active checks). */
+export interface CheckCounters {
+  readonly checks: number
+  readonly failures: number
+}
 
 /** One server as the admin API, the CLI and the stats page show it. */
 export interface ServerView {
@@ -20,9 +52,22 @@ export interface ServerView {
   readonly max_connections: number
   /** Epoch ms of the last change of state. */
   readonly last_change: number
-  readonly last_check: { readonly ok: boolean; readonly detail: string; readonly duration_ms: number } | null
+  readonly last_check: {
+    readonly ok: boolean
+    readonly detail: string
+    readonly duration_ms: number
+    /** The HTTP status or exit code of the check, when it had one. */
+    readonly code?: number | null
+  } | null
   /** The version this server runs (servers of a service). */
   readonly release: string | null
+  // The figures below are set by the balancer; a control without live traffic (a test double) may leave them out.
+  readonly traffic?: TrafficView
+  /** Total time spent DOWN, in ms. */
+  readonly downtime_ms?: number
+  /** Changes from UP to DOWN (failed checks or passive ejections). */
+  readonly down_transitions?: number
+  readonly check_counts?: CheckCounters | null
 }
 
 export interface BackendView {
@@ -31,6 +76,8 @@ export interface BackendView {
   readonly queue: { readonly current: number; readonly max: number; readonly limit: number }
   readonly retries: number
   readonly servers: ServerView[]
+  /** Canary: the share of requests (percent) per version while a split is on; null otherwise. */
+  readonly split?: readonly { readonly release: string; readonly weight: number }[] | null
 }
 
 export interface FrontendView {
@@ -38,6 +85,7 @@ export interface FrontendView {
   readonly mode: string
   readonly listen: string[]
   readonly active: number
+  readonly traffic?: TrafficView
 }
 
 /** A service: its current and previous release and the release running now, if any. */
@@ -77,12 +125,19 @@ export interface DrainOutcome {
   readonly waited_ms: number
 }
 
+export interface EventFeed {
+  /** Returns the function that unsubscribes. */
+  subscribe(listener: (event: BalancerEvent) => void): () => void
+}
+
 /**
  * What the admin side (API, CLI through the API, stats page) may ask of a running balancer. Every method
  * validates its input and throws a SwitchyardError (unknown backend or server, bad value) without changing
  * anything when the input is wrong.
  */
 export interface BalancerControl {
+  /** State changes for `GET /api/v1/events` (absent: the stream only sends heartbeats). */
+  readonly events?: EventFeed
   state(): StateView
   server(backend: string, server: string): ServerView
   changeServer(backend: string, server: string, change: ServerChange): ServerView

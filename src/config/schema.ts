@@ -101,6 +101,8 @@ const backendSchema = strict({
 const adminSchema = strict({
   listen: hostPort('127.0.0.1').prefault(DEFAULTS.admin.listen),
   token: z.string().optional(),
+  /** Reads (state, stats, events, metrics) without a token: true, false, or unset = only on a loopback listener. */
+  stats_public: z.boolean().optional(),
 })
 
 export const configSchema = strict({

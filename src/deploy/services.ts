@@ -80,6 +80,10 @@ export class Services {
     this.results.set(key, entry)
   }
 
+  has(service: string): boolean {
+    return this.controllers.has(service)
+  }
+
   controller(service: string): ServiceController {
     const controller = this.controllers.get(service)
     if (controller === undefined) throw new SwitchyardError('SY_ERR_UNKNOWN_SERVICE', { service })

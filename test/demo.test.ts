@@ -12,6 +12,7 @@ it('switchyard demo runs three releases under load with no failed request, print
   assert.equal(code, 0, out)
   for (const strategy of ['rolling', 'surge', 'bluegreen']) assert.match(out, new RegExp(`^  ${strategy} +v\\d -> v\\d .* 0 +\\d+ +[\\d.]+$`, 'm'))
   assert.match(out, / 0 failed\./)
+  assert.match(out, /stats page on http:\/\/127\.0\.0\.1:\d+\/stats/)
   const folder = /working folder (\S+)\)/.exec(out)?.[1]
   assert.ok(folder !== undefined)
   const { existsSync } = await import('node:fs')

@@ -46,7 +46,8 @@ export async function runDemo(write: (line: string) => void): Promise<number> {
     write(`Switchyard demo (working folder ${dir})`)
     lb = await LoadBalancer.start(await loadConfigFile(file), { configFile: file })
     const web = `http://${formatHostPort(lb.addresses('web')[0]!)}`
-    write(`  balancer on ${web}, admin API on http://${formatHostPort(lb.adminListen!)}/api/v1/state`)
+    const admin = `http://${formatHostPort(lb.adminListen!)}`
+    write(`  balancer on ${web}; stats page on ${admin}/stats (live while the demo runs)`)
     write('  starting v1 (2 instances of examples/app)...')
     await lb.services.settled()
     await waitUntil(() => lb!.state().backends[0]!.servers.filter((s) => s.state === 'UP').length === 2, 30_000)
@@ -60,7 +61,9 @@ export async function runDemo(write: (line: string) => void): Promise<number> {
       const started = lb.deploy('app', version, strategy)
       write(`  ${strategy.padEnd(9)} ${started.from} -> ${version} ...`)
       await lb.services.settled()
-      await sleep(500)
+      // Blue/green keeps the previous release warm for keep_previous (1 s here): that is part of its cost.
+      await waitUntil(() => !lb!.state().backends[0]!.servers.some((s) => s.release === started.from), 30_000)
+      await sleep(300)
       const after = load.snapshot()
       const record = await lb.deployment(started.id)
       rows.push({ record, load: { sent: after.sent - before.sent, failed: after.failed - before.failed } })
@@ -72,7 +75,6 @@ export async function runDemo(write: (line: string) => void): Promise<number> {
     const total = load.snapshot()
     write('')
     write(`  ${total.sent} requests during the demo, ${total.failed} failed.`)
-    write(`  While it runs, the admin API shows every server and release: http://${formatHostPort(lb.adminListen!)}/api/v1/state`)
     const good = rows.every((r) => r.record.status === 'succeeded') && total.failed === 0
     return good ? 0 : 1
   } finally {

@@ -127,6 +127,17 @@ program
     process.exit(await demoCommand())
   })
 
+program
+  .command('import')
+  .description('print a Switchyard configuration for an haproxy.cfg (exit 1 when lines do not translate), or the JSON Schema')
+  .addArgument(new Argument('<format>', 'what to import').choices(['haproxy', 'schema']))
+  .argument('[file]', 'the haproxy.cfg')
+  .option('--partial', 'exit 0 even when some lines do not translate (they are still listed on stderr)')
+  .action(async (format: string, file: string | undefined, opts: { partial?: boolean }) => {
+    const { importCommand } = await import('./commands/import.js')
+    process.exitCode = await importCommand(format, file, opts)
+  })
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`switchyard: ${err instanceof Error ? err.message : String(err)}\n`)
   process.exit(1)

@@ -1,0 +1,118 @@
+/** The frontend half of a proxy: bind addresses, ACL-based routes, the default backend, client-side timeouts. */
+import {
+  haproxyAddress, haproxyDuration, switchyardName, unsupported,
+  type FrontendInput, type LineResult, type RouteInput,
+} from './haproxy-common.js'
+import type { HaproxyLine } from './parse-haproxy.js'
+
+type Match = NonNullable<RouteInput['match']>
+
+/** A route and the line it came from, so that a route to a backend left out can be reported there. */
+export interface RouteAt {
+  readonly route: RouteInput
+  readonly line: HaproxyLine
+}
+
+const HOST_CRITERIA = new Set(['hdr(host)', 'req.hdr(host)', 'hdr_dom(host)', 'hdr_end(host)'])
+
+export class FrontendConverter {
+  readonly listen: string[] = []
+  readonly routes: RouteAt[] = []
+  defaultBackend: { name: string; line: HaproxyLine } | undefined
+  readonly timeouts: NonNullable<FrontendInput['timeouts']> = {}
+  /** ACL name -> the matches any of which satisfies it, or why it cannot be translated. */
+  private readonly acls = new Map<string, Match[] | string>()
+
+  handle(line: HaproxyLine): LineResult {
+    const [head, ...args] = line.words
+    switch (head) {
+      case 'bind': return this.bind(args)
+      case 'acl': return this.acl(args)
+      case 'use_backend': return this.useBackend(line, args)
+      case 'default_backend':
+        if (args.length !== 1) return unsupported('default_backend takes one name')
+        this.defaultBackend = { name: switchyardName(args[0]!), line }
+        return 'done'
+      case 'timeout': return this.timeout(args)
+      default: return undefined
+    }
+  }
+
+  private bind(args: readonly string[]): LineResult {
+    const [addresses = '', ...options] = args
+    if (options.includes('ssl')) return unsupported('TLS frontends (bind ... ssl crt) are not supported yet')
+    const translated = addresses.split(',').map((a) => haproxyAddress(a, '0.0.0.0'))
+    if (translated.some((a) => a === undefined)) return unsupported(`bind address '${addresses}' is not host:port`)
+    this.listen.push(...(translated as string[]))
+    return options.length === 0 ? 'done' : unsupported(`bind options '${options.join(' ')}' are not translated`)
+  }
+
+  private acl(args: readonly string[]): LineResult {
+    const [name, criterion = '', ...rest] = args
+    if (name === undefined) return unsupported('acl without a name')
+    const values = rest.filter((v) => v !== '-i')
+    const matches = aclMatches(criterion.toLowerCase(), values, rest.includes('-i'))
+    const previous = this.acls.get(name)
+    if (typeof matches === 'string') {
+      this.acls.set(name, matches)
+      return unsupported(matches)
+    }
+    if (typeof previous !== 'string') this.acls.set(name, [...(previous ?? []), ...matches])
+    return 'done'
+  }
+
+  private useBackend(line: HaproxyLine, args: readonly string[]): LineResult {
+    const [target, keyword, ...condition] = args
+    if (target === undefined || target.includes('%[')) return unsupported('use_backend needs a fixed backend name')
+    const backend = switchyardName(target)
+    if (keyword === undefined) {
+      this.routes.push({ route: { match: {}, backend }, line })
+      return 'done'
+    }
+    if (keyword !== 'if' || condition.length === 0) return unsupported('only `use_backend NAME if ACL [ACL ...]` translates')
+    let alternatives: Match[] = [{}]
+    for (const acl of condition) {
+      const matches = this.acls.get(acl)
+      if (matches === undefined) return unsupported(`'${acl}' is not a translated ACL (negation, 'or' and inline ACLs do not translate)`)
+      if (typeof matches === 'string') return unsupported(`ACL '${acl}' is not translated`)
+      const combined = alternatives.flatMap((a) => matches.map((m) => merge(a, m)))
+      if (combined.some((m) => m === undefined)) return unsupported('ACLs that combine two conditions on the same thing do not translate')
+      alternatives = combined as Match[]
+    }
+    for (const match of alternatives) this.routes.push({ route: { match, backend }, line })
+    return 'done'
+  }
+
+  private timeout(args: readonly string[]): LineResult {
+    const key = ({ client: 'client', 'http-request': 'http_request', 'http-keep-alive': 'keep_alive' } as const)[args[0] ?? '']
+    if (key === undefined) return undefined
+    const value = haproxyDuration(args[1])
+    if (value === undefined) return unsupported(`'${args[1] ?? ''}' is not a duration`)
+    this.timeouts[key] = value
+    return 'done'
+  }
+}
+
+/** The route matches one ACL line stands for (its values are alternatives), or why it does not translate. */
+function aclMatches(criterion: string, values: readonly string[], ignoreCase: boolean): Match[] | string {
+  if (values.length === 0 || values.some((v) => v.startsWith('-'))) return `acl flags or values in '${values.join(' ')}' are not translated`
+  if (HOST_CRITERIA.has(criterion)) {
+    return values.flatMap((v): Match[] => {
+      const host = v.toLowerCase()
+      if (criterion === 'hdr_dom(host)') return [{ host }, { host: `*.${host}` }]
+      if (criterion === 'hdr_end(host)') return host.startsWith('.') ? [{ host: `*${host}` }] : [{ host: `*.${host}` }, { host }]
+      return [{ host }]
+    })
+  }
+  if (criterion === 'path_beg') {
+    if (ignoreCase) return 'path_beg -i does not translate: Switchyard compares paths case-sensitively'
+    if (values.some((v) => !v.startsWith('/'))) return 'path_beg values must start with /'
+    return values.map((path_prefix) => ({ path_prefix }))
+  }
+  return `ACL criterion '${criterion}' is not translated (hdr(host), hdr_dom(host), hdr_end(host) and path_beg are)`
+}
+
+function merge(a: Match, b: Match): Match | undefined {
+  if ((a.host !== undefined && b.host !== undefined) || (a.path_prefix !== undefined && b.path_prefix !== undefined)) return undefined
+  return { ...a, ...b }
+}

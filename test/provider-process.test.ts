@@ -163,3 +163,28 @@ test('stop escalates to SIGKILL when the instance ignores SIGTERM', async (t) =>
   assert.match(readFileSync(join(h.dir, 'logs', 'app', 'app-v1-1.log'), 'utf8'), /stopped app-v1-1 \(killed\)/)
   assert.deepEqual(h.events, [])
 })
+
+test('an instance does not inherit the admin token (SWITCHYARD_TOKEN) from the balancer', async (t) => {
+  const h = harness(t)
+  const previous = process.env.SWITCHYARD_TOKEN
+  process.env.SWITCHYARD_TOKEN = 'secret-admin-token'
+  process.env.SWITCHYARD_TEST_MARKER = 'inherited'
+  t.after(() => {
+    if (previous === undefined) delete process.env.SWITCHYARD_TOKEN
+    else process.env.SWITCHYARD_TOKEN = previous
+    delete process.env.SWITCHYARD_TEST_MARKER
+  })
+  const out = join(h.dir, 'env.txt')
+  const provider = h.provider({ ...appConfig, command: `env > ${out}; exec sleep 30` })
+  await startOne(h, provider)
+  const env = await waitFor('the environment written', () => {
+    try {
+      const text = readFileSync(out, 'utf8')
+      return text.includes('SWITCHYARD_INSTANCE_ID=') ? text : undefined
+    } catch {
+      return undefined
+    }
+  })
+  assert.match(env, /^SWITCHYARD_TEST_MARKER=inherited$/m, 'the rest of the environment is inherited')
+  assert.doesNotMatch(env, /SWITCHYARD_TOKEN/)
+})

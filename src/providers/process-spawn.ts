@@ -69,12 +69,21 @@ function templateValues(spec: InstanceSpec): TemplateValues {
  * Starts the process. Throws for a command or env value that cannot be templated; a failure of spawn itself
  * (e.g. a missing cwd) arrives as the child's 'error' event, with `child.pid` undefined.
  */
+/**
+ * The balancer's environment for an application instance, less the admin token: the apps behind the balancer
+ * must not be able to steer it. (Commands the operator configures - hooks, deploy and exec commands - keep it.)
+ */
+function withoutAdminToken(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { SWITCHYARD_TOKEN: _token, ...rest } = env
+  return rest
+}
+
 export function spawnInstance(spec: InstanceSpec, config: ProcessProviderConfig, stateDir: string): SpawnedInstance {
   const values = templateValues(spec)
   const what = `service ${spec.service}`
   const command = renderShellCommand(config.command, values, `${what}: command`)
   const env: Record<string, string> = {
-    ...process.env,
+    ...withoutAdminToken(process.env),
     PORT: String(spec.port),
     HOST: spec.host,
     SWITCHYARD_SERVICE: spec.service,

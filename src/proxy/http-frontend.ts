@@ -237,7 +237,6 @@ export class HttpFrontend implements FrontendContext {
     this.shuttingDown = true
     const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))
     for (const s of this.servers) s.closeIdleConnections()
-    for (const tunnel of this.tunnels) tunnel.closeGracefully()
     if (this.inFlight > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs)

@@ -116,11 +116,6 @@ export class UpgradeTunnel {
     return `${text}\r\n`
   }
 
-  /** Called when the frontend stops: the tunnel may go on until the grace period ends. */
-  closeGracefully(): void {
-    // Long-lived connections are closed at the end of the grace period by destroy().
-  }
-
   /** Answers the client with an error (the socket closes once it is written). */
   private fail(code: ErrorCode): void {
     writeRawError(this.client, code, this.requestId, { backend: this.backend.name })

@@ -1,4 +1,4 @@
-import { parseHostPort, type HostPort } from '../config/address.js'
+import { parseHostPort } from '../config/address.js'
 import { DEFAULTS } from '../config/defaults.js'
 import type { Config } from '../config/schema.js'
 import type { Logger } from '../log.js'
@@ -97,9 +97,4 @@ export function serviceOf(config: Config, backend: string): string | undefined {
 function splitKey(key: string): [string, string] {
   const slash = key.indexOf('/')
   return [key.slice(0, slash), key.slice(slash + 1)]
-}
-
-export function specAddress(address: string): HostPort | undefined {
-  const parsed = parseHostPort(address)
-  return typeof parsed === 'string' ? undefined : parsed
 }

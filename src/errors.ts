@@ -13,6 +13,7 @@ export const ERRORS = {
   // Configuration
   SY_ERR_CONFIG_READ: { status: 400, message: 'cannot read configuration file {file}: {reason}' },
   SY_ERR_CONFIG_INVALID: { status: 400, message: 'invalid configuration ({count} problem(s))' },
+  SY_ERR_RELOAD_NEEDS_RESTART: { status: 409, message: 'frontend {frontend}: {change} cannot be applied to its open listener; restart the balancer, or give the frontend a new listen address' },
 
   // Data plane: client side
   SY_ERR_BAD_REQUEST: { status: 400, message: 'bad request: {reason}' },

@@ -12,7 +12,7 @@ import { NAME_PATTERN, NAME_RULE, type Config } from './config/schema.js'
 import { SwitchyardError } from './errors.js'
 import { silentLogger, type Logger } from './log.js'
 import { AccessLog } from './proxy/access-log.js'
-import { HttpFrontend } from './proxy/http-frontend.js'
+import { createFrontend, listenerChange, type Frontend } from './proxy/frontend.js'
 import type { Backend } from './runtime/backend.js'
 import { EventBus } from './runtime/event-bus.js'
 import { Runtime } from './runtime/runtime.js'
@@ -38,7 +38,7 @@ const REMOVED_SERVER_DRAIN_MS = 30_000
 export class LoadBalancer implements BalancerControl {
   config: Config
   runtime: Runtime
-  readonly frontends = new Map<string, HttpFrontend>()
+  readonly frontends = new Map<string, Frontend>()
   private readonly admin: AdminServer
   private adminAddress: HostPort | undefined
   private readonly log: Logger
@@ -63,7 +63,7 @@ export class LoadBalancer implements BalancerControl {
     const access = config.access_log
     this.accessLog = access === false ? undefined : new AccessLog(log, access === true ? 'json' : access.format)
     for (const [name, fe] of Object.entries(config.frontends)) {
-      this.frontends.set(name, new HttpFrontend(name, fe, this.runtime, { accessLog: this.accessLog, log }))
+      this.frontends.set(name, createFrontend(name, fe, this.runtime, { accessLog: this.accessLog, log }))
     }
     this.admin = new AdminServer({ control: this, token: config.admin?.token, statsPublic: config.admin?.stats_public, metrics: metricsRoutes(this), log })
     this.services = new Services(
@@ -254,14 +254,20 @@ export class LoadBalancer implements BalancerControl {
   async applyConfig(next: Config): Promise<void> {
     const previous = this.runtime
     const state = this.stateForReload(this.config, next)
+    for (const [name, fe] of Object.entries(next.frontends)) {
+      const current = this.frontends.get(name)
+      if (current === undefined || !sameListen(current.config.listen, fe.listen)) continue
+      const change = listenerChange(current.config, fe)
+      if (change !== undefined) throw new SwitchyardError('SY_ERR_RELOAD_NEEDS_RESTART', { frontend: name, change })
+    }
     const runtime = new Runtime(next, this.log, state, this.events, previous)
     // New listeners first: if one cannot bind, nothing has changed yet.
-    const opened = new Map<string, HttpFrontend>()
+    const opened = new Map<string, Frontend>()
     try {
       for (const [name, fe] of Object.entries(next.frontends)) {
         const current = this.frontends.get(name)
         if (current !== undefined && sameListen(current.config.listen, fe.listen)) continue
-        const frontend = new HttpFrontend(name, fe, runtime, { accessLog: this.accessLog, log: this.log })
+        const frontend = createFrontend(name, fe, runtime, { accessLog: this.accessLog, log: this.log })
         await frontend.listen()
         opened.set(name, frontend)
       }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { ConfigError, loadConfigFile, parseConfigText } from '../src/config/load-config.js'
-import { NOT_YET_SUPPORTED } from '../src/config/not-yet-supported.js'
+import { findNotYetSupported, NOT_YET_SUPPORTED } from '../src/config/not-yet-supported.js'
 import { isSwitchyardError } from '../src/errors.js'
 
 /** YAML from lines, so that a test reads its own line numbers off the array (line 1 = index 0). */
@@ -223,29 +223,43 @@ describe('parseConfigText: problems with their positions', () => {
   })
 
   it('reports every not-yet-supported feature at its key', () => {
-    assert.deepEqual(NOT_YET_SUPPORTED, [
-      'frontends.*.tls',
-      'frontends.*.mode: tcp',
+    assert.deepEqual(NOT_YET_SUPPORTED, [])
+    const raw = {
+      frontends: { web: { listen: 8443, mode: 'tcp', tls: { cert: 'c.pem', key: 'k.pem' } }, api: { listen: 8080 } },
+    }
+    const found = findNotYetSupported(raw, ['frontends.*.tls', 'frontends.*.mode: tcp'])
+    assert.deepEqual(found.map((p) => [p.path.join('.'), p.message]), [
+      ['frontends.web.tls', "'frontends.web.tls' is not supported by this version of Switchyard yet"],
+      ['frontends.web.mode', "'frontends.web.mode: tcp' is not supported by this version of Switchyard yet"],
     ])
+  })
+
+  it('tells what a tcp frontend cannot have', () => {
     const text = yaml(
       'frontends:',
       '  web:',
       '    listen: 8443',
       '    mode: tcp',
-      '    tls: { cert: c.pem, key: k.pem }',
+      '    tls: { cert: /nonexistent/c.pem, key: /nonexistent/k.pem }',
+      '    routes: [{ match: { host: a }, backend: app }]',
+      '  plain:',
+      '    listen: 8080',
       '    default_backend: app',
       'backends:',
       '  app:',
-      '    health: { type: tcp }',
-      'services:',
-      '  app:',
-      '    backend: app',
-      '    provider: { type: process, command: node app.js }',
-      '    strategy: { type: canary, steps: [{ weight: 5 }] }',
+      '    balance: hash',
+      '    hash_key: uri',
+      '    proxy_protocol: v2',
+      '    sticky: { cookie: SRV }',
     )
     assert.deepEqual(problems(text), [
-      "sy.yaml:4:5: 'frontends.web.mode: tcp' is not supported by this version of Switchyard yet",
-      "sy.yaml:5:5: 'frontends.web.tls' is not supported by this version of Switchyard yet",
+      "sy.yaml:5:5: frontend 'web': TLS termination on a tcp frontend is not supported yet; use mode: http, or let the servers terminate TLS (it passes through)",
+      'sy.yaml:5:18: cannot read /nonexistent/c.pem: no such file',
+      'sy.yaml:5:43: cannot read /nonexistent/k.pem: no such file',
+      "sy.yaml:6:5: frontend 'web' is a tcp frontend: it sends every connection to its default_backend and has no routes (routes need mode: http)",
+      "sy.yaml:9:22: backend 'app' sends a PROXY protocol header, which only tcp frontends can send; http frontend 'plain' cannot use it",
+      "sy.yaml:13:15: backend 'app' serves tcp frontend 'web', which can only hash on the source address (hash_key: source)",
+      "sy.yaml:15:5: backend 'app' serves tcp frontend 'web', which cannot set cookies; use balance: hash (on the source address) for affinity",
     ])
   })
 

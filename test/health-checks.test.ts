@@ -1,6 +1,6 @@
 /** Each check type's own options, against real peers on 127.0.0.1 (the shared behaviour is in health-contract). */
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -131,6 +131,19 @@ describe('tls check', () => {
       assert.equal(unverified.ok, true, unverified.detail)
       assert.match(unverified.detail, /^TLS handshake ok/)
     })
+  })
+
+  it('trusts the certificates of a ca file instead of the system store', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-ca-'))
+    try {
+      writeFileSync(join(dir, 'ca.pem'), cert.cert)
+      await withTlsServer(async (port) => {
+        const trusted = await check({ type: 'tls', ca: join(dir, 'ca.pem') }, port)
+        assert.equal(trusted.ok, true, trusted.detail)
+      })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('sends the sni, and none for an IP address', async () => {

@@ -96,7 +96,7 @@ const subjects: Subject[] = [
   },
   {
     type: 'tls',
-    check: (timeoutMs) => new TlsCheck(timeoutMs, { sni: undefined, verify: false }),
+    check: (timeoutMs) => new TlsCheck(timeoutMs, { sni: undefined, verify: false, ca: undefined }),
     healthy: () => listen(tls.createServer({ key: cert.key, cert: cert.cert })),
     // Something listens there, but it does not speak TLS.
     unhealthy: () => listen(net.createServer((s) => s.end('HTTP/1.1 400 Bad Request\r\n\r\n'))),

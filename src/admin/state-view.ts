@@ -1,5 +1,5 @@
 import { formatHostPort } from '../config/address.js'
-import type { HttpFrontend } from '../proxy/http-frontend.js'
+import type { Frontend } from '../proxy/frontend.js'
 import type { Backend } from '../runtime/backend.js'
 import type { TrafficStats } from '../metrics/traffic-stats.js'
 import type { Server } from '../runtime/server.js'
@@ -46,7 +46,7 @@ export function buildBackendView(backend: Backend): BackendView {
   }
 }
 
-export function buildFrontendView(frontend: HttpFrontend): FrontendView {
+export function buildFrontendView(frontend: Frontend): FrontendView {
   return {
     name: frontend.name,
     mode: frontend.config.mode,
@@ -76,6 +76,6 @@ function trafficView(stats: TrafficStats, requests: number): TrafficView {
   }
 }
 
-export function buildStateView(frontends: Iterable<HttpFrontend>, backends: Iterable<Backend>, services: ServiceView[]): StateView {
+export function buildStateView(frontends: Iterable<Frontend>, backends: Iterable<Backend>, services: ServiceView[]): StateView {
   return { frontends: [...frontends].map(buildFrontendView), backends: [...backends].map(buildBackendView), services }
 }

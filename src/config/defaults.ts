@@ -16,6 +16,11 @@ export const DEFAULTS = {
       http_request: '10s', // time allowed for a client to send the request line and headers
       keep_alive: '10s', // idle time between two requests on one client connection
     },
+    https_redirect: false,
+    tls: {
+      min_version: 'TLSv1.2',
+      http2: true,
+    },
     max_header_size: '16kb',
     max_body_size: '0', // 0 = no limit
     trust_request_id: false,
@@ -33,6 +38,10 @@ export const DEFAULTS = {
       queue: '10s',
     },
     max_connections: 0, // per server; 0 = no limit
+    drain_timeout: '30s', // WebSocket and TCP connections to a server that left rotation are closed after this
+    tls: {
+      verify: true,
+    },
     passive: {
       consecutive_failures: 5,
       eject_for: '10s',

@@ -4,8 +4,10 @@
  * cross-references and features this version does not support yet.
  */
 import { readFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
 import { LineCounter, parseDocument } from 'yaml'
 import { formatMessage, SwitchyardError } from '../errors.js'
+import { checkConfigFiles, readProblem, resolveConfigFiles } from './config-files.js'
 import { interpolateEnv, type OffsetProblem } from './interpolate-env.js'
 import { findNotYetSupported } from './not-yet-supported.js'
 import { configSchema, type Config } from './schema.js'
@@ -48,7 +50,10 @@ function formatProblems(problems: readonly ConfigProblem[]): string {
   return problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('\n')
 }
 
-/** Parses configuration text; pure apart from reading `env`. Throws ConfigError listing every problem. */
+/**
+ * Parses configuration text; pure apart from reading `env` and the files it names (certificates, keys, CA
+ * bundles), whose paths are resolved against the folder of `file`. Throws ConfigError listing every problem.
+ */
 export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
@@ -75,11 +80,13 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   }
 
   const parsed = configSchema.safeParse(raw, { error: readableMessage })
+  if (parsed.success) resolveConfigFiles(parsed.data, dirname(resolve(file)))
   const pathProblems = [
     ...(parsed.success ? [] : issuesToProblems(parsed.error.issues, raw)),
     ...validateReferences(raw),
     ...findNotYetSupported(raw),
     ...(parsed.success ? healthProblems(parsed.data) : []),
+    ...(parsed.success ? checkConfigFiles(parsed.data) : []),
   ]
   for (const problem of pathProblems) {
     if (interpolation.failedPaths.some((failed) => startsWith(problem.path, failed))) continue
@@ -95,17 +102,9 @@ export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = proc
   try {
     text = await readFile(file, 'utf8')
   } catch (err) {
-    throw new SwitchyardError('SY_ERR_CONFIG_READ', { file, reason: readFailure(err) }, { cause: err })
+    throw new SwitchyardError('SY_ERR_CONFIG_READ', { file, reason: readProblem(err) }, { cause: err })
   }
   return parseConfigText(text, file, env)
-}
-
-function readFailure(err: unknown): string {
-  const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined
-  if (code === 'ENOENT') return 'no such file'
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied'
-  if (code === 'EISDIR') return 'it is a directory'
-  return err instanceof Error ? err.message : String(err)
 }
 
 function startsWith(path: readonly PathSegment[], head: readonly PathSegment[]): boolean {

@@ -7,10 +7,7 @@
  */
 import { isRecord, type PathProblem, type PathSegment } from './path-problem.js'
 
-export const NOT_YET_SUPPORTED: readonly string[] = [
-  'frontends.*.tls',
-  'frontends.*.mode: tcp',
-]
+export const NOT_YET_SUPPORTED: readonly string[] = []
 
 /** One problem, at the key, for every place in the raw configuration that uses a not-yet-supported feature. */
 export function findNotYetSupported(raw: unknown, entries: readonly string[] = NOT_YET_SUPPORTED): PathProblem[] {

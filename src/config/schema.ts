@@ -24,10 +24,35 @@ const routeSchema = strict({
   backend: z.string(),
 })
 
+const filePath = z.string().min(1, 'a file path is needed')
+
+/** A certificate (PEM: the certificate, then its chain) and its private key. */
+const certificateSchema = strict({
+  cert: filePath,
+  key: filePath,
+  /** Server names this certificate answers for; default: the names in the certificate (SAN, else CN). */
+  sni: z.array(z.string().min(1)).min(1).optional(),
+})
+
+const frontendTlsSchema = strict({
+  /** The default certificate: served when no other one matches the client's SNI (or there is none). */
+  cert: filePath,
+  key: filePath,
+  /** More certificates, each chosen by SNI. */
+  certificates: z.array(certificateSchema).default([]),
+  min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default(DEFAULTS.frontend.tls.min_version),
+  /** Offer HTTP/2 (ALPN h2) beside HTTP/1.1. */
+  http2: z.boolean().default(DEFAULTS.frontend.tls.http2),
+})
+
+const port = z.number().int().min(1).max(65535)
+
 const frontendSchema = strict({
   listen: listenList,
   mode: z.enum(['http', 'tcp']).default(DEFAULTS.frontend.mode),
-  tls: strict({ cert: z.string(), key: z.string() }).optional(),
+  tls: frontendTlsSchema.optional(),
+  /** Answer every request with a redirect to https on the same host: true (port 443) or the https port. */
+  https_redirect: z.union([z.boolean(), port]).default(DEFAULTS.frontend.https_redirect),
   routes: z.array(routeSchema).default([]),
   default_backend: z.string().optional(),
   timeouts: strict({
@@ -68,11 +93,25 @@ const healthSchema = strict({
   timeout: duration.optional(),
   rise: z.number().int().min(1).optional(),
   fall: z.number().int().min(1).optional(),
-  port: z.number().int().min(1).max(65535).optional(),
+  port: port.optional(),
   command: z.string().optional(),
   sni: z.string().optional(),
   verify: z.boolean().optional(),
+  /** CA certificates (PEM) that a `tls` check trusts instead of the system's. */
+  ca: filePath.optional(),
 })
+
+/** TLS toward the servers: `true` for the defaults, or options. Verification is on unless turned off here. */
+const upstreamTlsSchema = z
+  .union([
+    z.boolean(),
+    strict({
+      verify: z.boolean().default(DEFAULTS.backend.tls.verify),
+      ca: filePath.optional(),
+      sni: z.string().min(1).optional(),
+    }),
+  ])
+  .transform((value) => (value === false ? undefined : value === true ? { verify: DEFAULTS.backend.tls.verify, ca: undefined, sni: undefined } : value))
 
 const backendSchema = strict({
   balance: z.enum(BALANCE_ALGORITHMS).default(DEFAULTS.backend.balance),
@@ -95,6 +134,11 @@ const backendSchema = strict({
     eject_for: duration.prefault(DEFAULTS.backend.passive.eject_for),
   }).optional(),
   slow_start: duration.optional(),
+  /** Long-lived connections (WebSocket, TCP) to a server leaving rotation are closed this long after it left. */
+  drain_timeout: duration.prefault(DEFAULTS.backend.drain_timeout),
+  /** A PROXY protocol header (v1 text, v2 binary) sent first on each connection of a TCP frontend. */
+  proxy_protocol: z.enum(['v1', 'v2']).optional(),
+  tls: upstreamTlsSchema.optional(),
   servers: z.record(name, serverSchema).default({}),
 })
 
@@ -123,6 +167,8 @@ export type RouteConfig = FrontendConfig['routes'][number]
 export type BackendConfig = Config['backends'][string]
 export type ServerConfig = BackendConfig['servers'][string]
 export type HealthConfig = NonNullable<BackendConfig['health']>
+export type FrontendTlsConfig = NonNullable<FrontendConfig['tls']>
+export type UpstreamTlsConfig = NonNullable<BackendConfig['tls']>
 export type BalanceAlgorithm = (typeof BALANCE_ALGORITHMS)[number]
 export type RetryCondition = (typeof RETRY_CONDITIONS)[number]
 export type ServiceConfig = Config['services'][string]

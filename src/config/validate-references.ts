@@ -18,7 +18,8 @@ export function validateReferences(raw: unknown): PathProblem[] {
     if (!isRecord(frontend)) continue
     const routes = Array.isArray(frontend.routes) ? frontend.routes : []
     const hasDefault = frontend.default_backend !== undefined && frontend.default_backend !== null
-    if (routes.length === 0 && !hasDefault) {
+    const redirects = frontend.https_redirect !== undefined && frontend.https_redirect !== false
+    if (routes.length === 0 && !hasDefault && !redirects) {
       problems.push({
         path: ['frontends', name],
         at: 'key',
@@ -40,6 +41,63 @@ export function validateReferences(raw: unknown): PathProblem[] {
 
   problems.push(...sharedListenAddresses(raw))
   problems.push(...serviceBackends(raw, backendNames))
+  problems.push(...modeProblems(raw))
+  return problems
+}
+
+/**
+ * What a frontend's mode allows: a tcp frontend forwards connections, not requests, so it has no routes, no TLS
+ * termination (yet) and no redirect; a backend behind one balances on connections (hash on the source address,
+ * no cookies). A PROXY protocol header can only precede a connection of its own, so such a backend serves only
+ * tcp frontends (HTTP requests share pooled upstream connections).
+ */
+function modeProblems(raw: Record<string, unknown>): PathProblem[] {
+  const problems: PathProblem[] = []
+  const backends = isRecord(raw.backends) ? raw.backends : {}
+  const users = new Map<string, { tcp: boolean; frontend: string; path: PathSegment[] }[]>()
+  const use = (backend: unknown, tcp: boolean, frontend: string, path: PathSegment[]): void => {
+    if (typeof backend !== 'string') return
+    users.set(backend, [...(users.get(backend) ?? []), { tcp, frontend, path }])
+  }
+  for (const [name, frontend] of Object.entries(isRecord(raw.frontends) ? raw.frontends : {})) {
+    if (!isRecord(frontend)) continue
+    const tcp = frontend.mode === 'tcp'
+    const routes = Array.isArray(frontend.routes) ? frontend.routes : []
+    if (tcp) {
+      const at = (key: string): PathSegment[] => ['frontends', name, key]
+      if (routes.length > 0) {
+        problems.push({ path: at('routes'), at: 'key', message: `frontend '${name}' is a tcp frontend: it sends every connection to its default_backend and has no routes (routes need mode: http)` })
+      } else if (frontend.default_backend === undefined || frontend.default_backend === null) {
+        problems.push({ path: ['frontends', name], at: 'key', message: `tcp frontend '${name}' needs a default_backend` })
+      }
+      if (frontend.tls !== undefined) {
+        problems.push({ path: at('tls'), at: 'key', message: `frontend '${name}': TLS termination on a tcp frontend is not supported yet; use mode: http, or let the servers terminate TLS (it passes through)` })
+      }
+      if (frontend.https_redirect !== undefined && frontend.https_redirect !== false) {
+        problems.push({ path: at('https_redirect'), at: 'key', message: `frontend '${name}': https_redirect needs mode: http` })
+      }
+    } else if (frontend.tls !== undefined && frontend.https_redirect !== undefined && frontend.https_redirect !== false) {
+      problems.push({ path: ['frontends', name, 'https_redirect'], at: 'key', message: `frontend '${name}' terminates TLS itself; https_redirect belongs on its plain-HTTP twin` })
+    }
+    routes.forEach((route, index) => use(isRecord(route) ? route.backend : undefined, tcp, name, ['frontends', name, 'routes', index, 'backend']))
+    use(frontend.default_backend, tcp, name, ['frontends', name, 'default_backend'])
+  }
+  for (const [backendName, list] of users) {
+    const backend = backends[backendName]
+    if (!isRecord(backend)) continue
+    const http = list.find((u) => !u.tcp)
+    const tcp = list.find((u) => u.tcp)
+    if (http !== undefined && backend.proxy_protocol !== undefined) {
+      problems.push({ path: http.path, at: 'value', message: `backend '${backendName}' sends a PROXY protocol header, which only tcp frontends can send; http frontend '${http.frontend}' cannot use it` })
+    }
+    if (tcp === undefined) continue
+    if (backend.balance === 'hash' && backend.hash_key !== undefined && backend.hash_key !== 'source') {
+      problems.push({ path: ['backends', backendName, 'hash_key'], at: 'value', message: `backend '${backendName}' serves tcp frontend '${tcp.frontend}', which can only hash on the source address (hash_key: source)` })
+    }
+    if (backend.sticky !== undefined) {
+      problems.push({ path: ['backends', backendName, 'sticky'], at: 'key', message: `backend '${backendName}' serves tcp frontend '${tcp.frontend}', which cannot set cookies; use balance: hash (on the source address) for affinity` })
+    }
+  }
   return problems
 }
 

@@ -2,6 +2,7 @@
  * Every default of active health checking, in one place, and the resolved settings the checks and the monitor use.
  * The values follow HAProxy's (inter 2s, fastinter/downinter, rise 2, fall 3) so that operators' habits carry over.
  */
+import { readFileSync } from 'node:fs'
 import type { HealthConfig } from '../config/schema.js'
 import {
   parseBodyExpectation,
@@ -49,6 +50,8 @@ export interface HttpCheckSettings {
 export interface TlsCheckSettings {
   readonly sni: string | undefined
   readonly verify: boolean
+  /** CA certificates to trust instead of the system's (PEM, read once when the settings are resolved). */
+  readonly ca: Buffer | undefined
 }
 
 interface Timing {
@@ -99,7 +102,7 @@ export function resolveHealthSettings(config: HealthConfig | undefined): HealthS
     case 'http':
       return Object.freeze({ ...timing, type: 'http', http: httpSettings(config) })
     case 'tls': {
-      const tls = { sni: config?.sni, verify: config?.verify ?? HEALTH_DEFAULTS.verify }
+      const tls = { sni: config?.sni, verify: config?.verify ?? HEALTH_DEFAULTS.verify, ca: readCa(config?.ca) }
       const http = config?.path === undefined ? undefined : httpSettings(config)
       return Object.freeze({ ...timing, type: 'tls', tls, http })
     }
@@ -108,6 +111,15 @@ export function resolveHealthSettings(config: HealthConfig | undefined): HealthS
       if (command === undefined || command.trim() === '') throw new TypeError("a health check of type 'exec' needs a command")
       return Object.freeze({ ...timing, type: 'exec', command })
     }
+  }
+}
+
+function readCa(file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined
+  try {
+    return readFileSync(file)
+  } catch (err) {
+    throw new TypeError(`cannot read the CA file ${file}: ${err instanceof Error ? err.message : String(err)}`)
   }
 }
 

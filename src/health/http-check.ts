@@ -38,7 +38,7 @@ export class HttpCheck implements HealthCheck {
       const req =
         tls === undefined
           ? http.request(common)
-          : https.request({ ...common, servername: serverName(tls.sni ?? hostOf(hostHeader)), rejectUnauthorized: tls.verify })
+          : https.request({ ...common, servername: serverName(tls.sni ?? hostOf(hostHeader)), rejectUnauthorized: tls.verify, ca: tls.ca })
       req.once('response', (res) => this.judge(res, settle))
       req.on('error', (err) => settle(false, describeError(err)))
       req.end()

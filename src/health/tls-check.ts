@@ -27,6 +27,7 @@ export class TlsCheck implements HealthCheck {
         port: target.port,
         servername: serverName(this.tls.sni ?? target.host),
         rejectUnauthorized: this.tls.verify,
+        ca: this.tls.ca,
       })
       let handshakeDone = false
       socket.once('secureConnect', () => {

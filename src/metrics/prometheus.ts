@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { DeploymentRecord } from '../deploy/deployment-record.js'
 import type { LoadBalancer } from '../load-balancer.js'
-import type { HttpFrontend } from '../proxy/http-frontend.js'
+import type { Frontend } from '../proxy/frontend.js'
 import type { Backend } from '../runtime/backend.js'
 import type { EffectiveState, Server } from '../runtime/server.js'
 import { LATENCY_BUCKET_BOUNDS_MS, LATENCY_BUCKET_COUNT, type HistogramSnapshot } from './latency-histogram.js'
@@ -85,7 +85,7 @@ function perBackend(lb: LoadBalancer, value: (backend: Backend) => number): Read
   }
 }
 
-function perFrontend(lb: LoadBalancer, value: (frontend: HttpFrontend) => number): Read<'frontend'> {
+function perFrontend(lb: LoadBalancer, value: (frontend: Frontend) => number): Read<'frontend'> {
   return function* () {
     for (const frontend of lb.frontends.values()) yield [{ frontend: frontend.name }, value(frontend)]
   }
@@ -105,7 +105,7 @@ function families(lb: LoadBalancer): Family[] {
     kind(name, help, SERVER_LABELS, perServer(lb, value))
   const backend = (name: string, help: string, value: (b: Backend) => number, kind = gauge): Family =>
     kind(name, help, ['backend'], perBackend(lb, value))
-  const frontend = (name: string, help: string, value: (f: HttpFrontend) => number, kind = gauge): Family =>
+  const frontend = (name: string, help: string, value: (f: Frontend) => number, kind = gauge): Family =>
     kind(name, help, ['frontend'], perFrontend(lb, value))
   return [
     counter('switchyard_requests_total', 'Responses a server gave, by frontend and exact status code.', ['frontend', 'backend', 'server', 'code'], function* () {

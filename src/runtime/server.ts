@@ -5,6 +5,7 @@ import { formatHostPort, type HostPort } from '../config/address.js'
 import type { BackendConfig } from '../config/schema.js'
 import { LatencyHistogram } from '../metrics/latency-histogram.js'
 import { TrafficStats } from '../metrics/traffic-stats.js'
+import { defaultServerName, upstreamTlsOptions } from '../proxy/upstream-tls.js'
 
 export type AdminState = 'ready' | 'drain' | 'maint'
 export type Health = 'up' | 'down' | 'unchecked'
@@ -14,6 +15,15 @@ export type EffectiveState = 'UP' | 'DOWN' | 'DRAIN' | 'MAINT' | 'STARTING'
 export interface ServerObserver {
   serverFreed(server: Server): void
   serverDown(server: Server, reason: string): void
+}
+
+/**
+ * A connection that outlives a request: a WebSocket or other upgraded tunnel, or a connection of a TCP frontend.
+ * When its server leaves rotation for longer than the backend's `drain_timeout` (or the balancer stops), it is
+ * asked to go away: finish what it is sending and close properly (a WebSocket gets close code 1001).
+ */
+export interface LongLivedConnection {
+  goAway(): void
 }
 
 /** What a server is made from: its configuration entry, or an admin API addition. */
@@ -79,12 +89,14 @@ export class Server implements BalanceTarget {
   /** The backend that owns this server now (a reload hands the server to the next runtime's backend). */
   observer: ServerObserver
   private idleWaiters: (() => void)[] = []
+  /** Tunnels and TCP connections open on this server (each also counts in `active`). */
+  readonly longLived = new Set<LongLivedConnection>()
 
   constructor(backendName: string, name: string, spec: ServerSpec, backend: BackendConfig, observer: ServerObserver, checked: boolean) {
     this.name = name
     this.backendName = backendName
     this.address = spec.address
-    this.origin = `http://${formatHostPort(spec.address)}`
+    this.origin = `${backend.tls === undefined ? 'http' : 'https'}://${formatHostPort(spec.address)}`
     this.cookieValue = hash32(`${backendName}/${name}`).toString(36)
     this.backup = spec.backup
     this.release = spec.release
@@ -105,6 +117,9 @@ export class Server implements BalanceTarget {
       keepAliveMaxTimeout: 60_000,
       pipelining: 1,
       connections: this.maxConnections > 0 ? this.maxConnections : null,
+      ...(backend.tls === undefined
+        ? {}
+        : { connect: { servername: defaultServerName(spec.address.host), ...upstreamTlsOptions(backend.tls) } }),
     })
   }
 
@@ -237,5 +252,6 @@ export function serverIdentity(spec: ServerSpec, backend: BackendConfig): string
     spec.max_connections ?? backend.max_connections,
     backend.timeouts.connect,
     backend.timeouts.server,
+    JSON.stringify(backend.tls ?? null),
   ].join('|')
 }

@@ -13,6 +13,7 @@ import { SwitchyardError } from './errors.js'
 import { silentLogger, type Logger } from './log.js'
 import { AccessLog } from './proxy/access-log.js'
 import { createFrontend, listenerChange, type Frontend } from './proxy/frontend.js'
+import { tlsSetupFor } from './proxy/tls-setup.js'
 import type { Backend } from './runtime/backend.js'
 import { EventBus } from './runtime/event-bus.js'
 import { Runtime } from './runtime/runtime.js'
@@ -230,6 +231,8 @@ export class LoadBalancer implements BalancerControl {
     this.persist({ ...this.runtimeState, servers, added, removed: inFile ? [...new Set([...this.runtimeState.removed, key])] : this.runtimeState.removed })
     b.detachServer(s)
     s.setAdmin('drain')
+    // Its WebSocket and TCP connections get the backend's drain_timeout, then a proper close (1001).
+    s.goAwayAfter(b.config.drain_timeout)
     this.log.info({ event: 'server.removed', backend, server }, `server ${s} removed; draining`)
     const outcome = await drainOutcome(s, timeoutMs)
     await s.close()
@@ -260,6 +263,8 @@ export class LoadBalancer implements BalancerControl {
       const change = listenerChange(current.config, fe)
       if (change !== undefined) throw new SwitchyardError('SY_ERR_RELOAD_NEEDS_RESTART', { frontend: name, change })
     }
+    // Certificates are read before anything changes: a file that went bad since it was checked fails the reload.
+    for (const fe of Object.values(next.frontends)) if (fe.tls !== undefined) tlsSetupFor(fe.tls)
     const runtime = new Runtime(next, this.log, state, this.events, previous)
     // New listeners first: if one cannot bind, nothing has changed yet.
     const opened = new Map<string, Frontend>()
@@ -294,7 +299,12 @@ export class LoadBalancer implements BalancerControl {
     previous.retire()
     for (const backend of previous.backends.values()) if (!runtime.backends.has(backend.name)) backend.queue.expireAll()
     const leftBehind = runtime.leftBehind(previous)
-    for (const server of leftBehind) void drainOutcome(server, REMOVED_SERVER_DRAIN_MS).then(() => server.close())
+    for (const server of leftBehind) {
+      // Long-lived connections (WebSocket, TCP) get the backend's drain_timeout (the new file's when the backend
+      // stays), then a proper close; the pool closes once requests in flight are done.
+      server.goAwayAfter((runtime.backends.get(server.backendName) ?? previous.backends.get(server.backendName))!.config.drain_timeout)
+      void drainOutcome(server, REMOVED_SERVER_DRAIN_MS).then(() => server.close())
+    }
     this.persist(state)
     this.log.info({ event: 'reloaded', removed_servers: leftBehind.map(String) }, 'configuration reloaded')
     this.events.publish('reload', { removed_servers: leftBehind.map(String) })

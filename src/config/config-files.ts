@@ -107,6 +107,9 @@ export function readProblem(err: unknown): string {
   return messageOf(err)
 }
 
+/** OpenSSL's own words without its error-code prefix ("key values mismatch"). */
 function messageOf(err: unknown): string {
+  const reason = (err as { reason?: unknown } | undefined)?.reason
+  if (typeof reason === 'string' && reason !== '') return reason
   return err instanceof Error ? err.message : String(err)
 }

@@ -14,6 +14,9 @@ import { splitOptions } from '../runtime/split-options.js'
 import { watchCanary } from './canary-watch.js'
 import type { ReleaseTraffic } from './release-traffic.js'
 
+/** How long WebSocket and TCP connections of an instance about to stop may take to close properly. */
+const LONG_LIVED_CLOSE_MS = 2500
+
 /** What a service needs from the balancer that hosts it. */
 export interface ServiceHost {
   /** The service's backend in the current runtime (a reload replaces it). */
@@ -95,6 +98,7 @@ export class ServiceActions implements ReleaseActions {
 
   async stop(names: readonly string[]): Promise<void> {
     const backend = this.backend()
+    await closeLongLived(backend, names)
     for (const name of names) {
       const server = backend.serverNamed(name)
       if (server !== undefined) {
@@ -112,6 +116,7 @@ export class ServiceActions implements ReleaseActions {
 
   async deployInPlace(names: readonly string[], version: string, signal: AbortSignal): Promise<void> {
     const backend = this.backend()
+    await closeLongLived(backend, names)
     for (const name of names) {
       const server = this.server(name)
       await this.provider.deployInPlace({ name, host: server.address.host, port: server.address.port }, version, signal)
@@ -221,6 +226,16 @@ export class ServiceActions implements ReleaseActions {
     }
     listener?.()
   }
+}
+
+/**
+ * Servers about to stop (or be redeployed in place), after their drain: WebSocket and TCP connections still open
+ * are asked to go away and get a moment to close properly (a WebSocket client sees 1001, not a cut connection).
+ */
+async function closeLongLived(backend: Backend, names: readonly string[]): Promise<void> {
+  const servers = names.map((n) => backend.serverNamed(n)).filter((s): s is Server => s !== undefined && s.longLivedCount > 0)
+  for (const server of servers) server.goAwayNow()
+  await Promise.all(servers.map((s) => s.whenLongLivedClosed(LONG_LIVED_CLOSE_MS)))
 }
 
 function waitIdle(server: Server, timeoutMs: number): Promise<void> {

@@ -25,6 +25,32 @@ export interface AccessRecord {
   readonly error: string | undefined
 }
 
+/** What one connection of a tcp frontend leaves in the access log, once it is closed. */
+export interface TcpAccessRecord {
+  readonly frontend: string
+  readonly backend: string
+  /** The server that carried the connection (undefined when none did). */
+  readonly server: string | undefined
+  readonly client: string
+  readonly clientPort: number
+  /** Bytes from the client to the server. */
+  readonly bytesIn: number
+  /** Bytes from the server to the client. */
+  readonly bytesOut: number
+  /** Time from accepting the connection to its close, in ms. */
+  readonly durationMs: number
+  /** Time spent waiting in the backend's queue, in ms. */
+  readonly queueMs: number
+  /** Time to connect to the server that carried the connection (retries included), in ms (-1 when none did). */
+  readonly connectMs: number
+  readonly retries: number
+  /**
+   * What ended it: client-closed / server-closed (that side's FIN came first), idle-timeout, go-away, connect-failed,
+   * queue-full, queue-timeout, client-gone (before a server was connected), client-error:CODE, server-error:CODE.
+   */
+  readonly termination: string
+}
+
 export type AccessLogFormat = 'json' | 'httplog'
 
 /** Where text lines go: a stream that buffers and writes asynchronously (pino's destination for stdout). */
@@ -38,6 +64,9 @@ export interface LineSink {
  * stream. `httplog` writes a text line in the spirit of HAProxy's httplog format:
  *   client [time] frontend backend/server queue_ms/upstream_ms/total_ms status bytes retries request_id "METHOD path"
  * ("-" where there is no value, e.g. no server for a 404).
+ * A tcp frontend writes one line per connection (`mode: "tcp"` in JSON); its `httplog` line follows HAProxy's
+ * tcplog in spirit:
+ *   client:port [time] frontend backend/server queue_ms/connect_ms/total_ms bytes_out bytes_in retries termination
  */
 export class AccessLog {
   private readonly log: Logger
@@ -73,6 +102,28 @@ export class AccessLog {
       error: r.error,
     })
   }
+
+  writeTcp(r: TcpAccessRecord): void {
+    if (this.format === 'httplog') {
+      this.sink.write(`${tcplogLine(r, new Date())}\n`)
+      return
+    }
+    this.log.info({
+      mode: 'tcp',
+      frontend: r.frontend,
+      backend: r.backend,
+      server: r.server,
+      client: r.client,
+      client_port: r.clientPort,
+      bytes_in: r.bytesIn,
+      bytes_out: r.bytesOut,
+      duration_ms: round(r.durationMs),
+      queue_ms: round(r.queueMs),
+      connect_ms: round(r.connectMs),
+      retries: r.retries,
+      termination: r.termination,
+    })
+  }
 }
 
 function round(ms: number): number {
@@ -95,4 +146,10 @@ export function httplogLine(r: AccessRecord, at: Date): string {
   // The request line is quoted: a quote or control character in the path cannot break the line apart.
   const request = JSON.stringify(`${r.method} ${r.path}`)
   return `${r.client} [${httplogTime(at)}] ${r.frontend} ${r.backend ?? '-'}/${r.server ?? '-'} ${timing} ${r.status} ${r.bytes} ${r.retries} ${r.requestId} ${request}`
+}
+
+export function tcplogLine(r: TcpAccessRecord, at: Date): string {
+  const timing = `${Math.round(r.queueMs)}/${r.connectMs < 0 ? -1 : Math.round(r.connectMs)}/${Math.round(r.durationMs)}`
+  const client = r.client.includes(':') ? `[${r.client}]` : r.client
+  return `${client}:${r.clientPort} [${httplogTime(at)}] ${r.frontend} ${r.backend}/${r.server ?? '-'} ${timing} ${r.bytesOut} ${r.bytesIn} ${r.retries} ${r.termination}`
 }

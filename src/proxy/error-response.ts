@@ -37,7 +37,8 @@ export function sendError(
     'cache-control': 'no-store',
     'x-request-id': requestId,
   }
-  if (options.close === true) headers.connection = 'close'
+  // HTTP/2 forbids Connection; a closing HTTP/2 frontend sends GOAWAY instead.
+  if (options.close === true && res.req?.httpVersionMajor !== 2) headers.connection = 'close'
   res.writeHead(ERRORS[code].status, headers)
   res.end(body)
 }

@@ -171,11 +171,21 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     const headers = clientResponseHeaders(rawHeaders)
     if (this.setCookie) headers.push('set-cookie', `${this.backend.config.sticky!.cookie}=${this.server!.cookieValue}; Path=/; HttpOnly; SameSite=Lax`)
     if (this.release?.setCookie !== undefined) headers.push('set-cookie', this.release.setCookie)
-    if (this.ctx.shuttingDown) headers.push('connection', 'close')
+    const http1 = this.req.httpVersionMajor === 1
+    // HTTP/2 has no Connection header (a GOAWAY tells the client instead) and no reason phrase.
+    if (http1 && this.ctx.shuttingDown) headers.push('connection', 'close')
+    try {
+      if (http1) this.res.writeHead(statusCode, statusText, headers)
+      else this.res.writeHead(statusCode, headers)
+    } catch {
+      // Only HTTP/2 refuses headers that HTTP/1.1 passes (a field that must be single, sent twice).
+      this.abortUpstream?.()
+      this.fail('SY_ERR_UPSTREAM_PROTOCOL')
+      return false
+    }
     this.status = statusCode
     this.responseStarted = true
     this.resumeUpstream = resume
-    this.res.writeHead(statusCode, statusText, headers)
     return true
   }
 

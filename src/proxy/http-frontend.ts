@@ -1,32 +1,45 @@
 import http from 'node:http'
+import http2 from 'node:http2'
+import https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import type { HostPort } from '../config/address.js'
 import type { FrontendConfig } from '../config/schema.js'
-import { ERRORS, SwitchyardError, type ErrorCode, type ErrorParams } from '../errors.js'
+import { ERRORS, type ErrorCode, type ErrorParams } from '../errors.js'
 import { TrafficStats } from '../metrics/traffic-stats.js'
 import type { Logger } from '../log.js'
 import type { Runtime } from '../runtime/runtime.js'
 import type { AccessLog } from './access-log.js'
 import { sendError, writeRawError } from './error-response.js'
+import type { Frontend, FrontendOptions } from './frontend.js'
 import type { FrontendContext } from './frontend-context.js'
+import { adaptHttp2Request } from './http2-request.js'
 import { HttpExchange } from './http-exchange.js'
 import { isAcceptableRequestId, nextRequestId } from './request-id.js'
 import { checkRequestTarget } from './request-target.js'
 import { Router } from './router.js'
+import { tlsSetupFor, type TlsSetup } from './tls-setup.js'
+import { listenOn } from './listen-on.js'
 import { UpgradeTunnel } from './upgrade-tunnel.js'
 
 /** The response a socket is currently answering (to tell "waiting for the server" from "idle client"). */
 const kResponse = Symbol('switchyard.response')
 type TrackedSocket = Socket & { [kResponse]?: http.ServerResponse | undefined }
 
+/** At most this many concurrent streams per HTTP/2 connection (HAProxy and nginx use about the same). */
+const HTTP2_MAX_STREAMS = 100
+
 /**
  * An HTTP frontend: its listeners (one per address), request ids, routing, and the hand-over of each request
  * to an HttpExchange (or an UpgradeTunnel). Also answers malformed requests itself, and stops gracefully.
+ *
+ * With `tls:` each listener is an https server whose certificate is chosen by SNI; with `http2` (the default)
+ * ALPN offers h2 first, and connections that pick it are handed to one HTTP/2 server, whose requests take the
+ * same path as HTTP/1.1 ones after adaptHttp2Request. HTTP/1.1 keeps node's own https server with all its limits.
  */
-export class HttpFrontend implements FrontendContext {
+export class HttpFrontend implements FrontendContext, Frontend {
   readonly name: string
-  readonly proto = 'http' as const
   config: FrontendConfig
   readonly accessLog: AccessLog | undefined
   readonly log: Logger
@@ -38,13 +51,22 @@ export class HttpFrontend implements FrontendContext {
   private readonly tunnels = new Set<UpgradeTunnel>()
   private inFlight = 0
   private onIdle: (() => void) | undefined
+  private tls: TlsSetup | undefined
+  private http2: http2.Http2SecureServer | undefined
+  private readonly sessions = new Set<http2.ServerHttp2Session>()
 
-  constructor(name: string, config: FrontendConfig, runtime: Runtime, options: { accessLog: AccessLog | undefined; log: Logger }) {
+  constructor(name: string, config: FrontendConfig, runtime: Runtime, options: FrontendOptions) {
     this.name = name
     this.config = config
     this.accessLog = options.accessLog
     this.log = options.log
     this.router = new Router(config, runtime.backends)
+    this.tls = config.tls === undefined ? undefined : tlsSetupFor(config.tls)
+  }
+
+  /** The scheme clients used, for X-Forwarded-Proto and Forwarded. */
+  get proto(): 'http' | 'https' {
+    return this.tls === undefined ? 'http' : 'https'
   }
 
   async listen(): Promise<void> {
@@ -61,7 +83,7 @@ export class HttpFrontend implements FrontendContext {
 
   private bind(address: HostPort): Promise<http.Server> {
     const t = this.config.timeouts
-    const server = http.createServer({
+    const options: http.ServerOptions = {
       maxHeaderSize: this.config.max_header_size,
       keepAliveTimeout: t.keep_alive,
       headersTimeout: t.http_request,
@@ -70,38 +92,82 @@ export class HttpFrontend implements FrontendContext {
       connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(t.http_request / 4))),
       requireHostHeader: false,
       noDelay: true,
-    })
+    }
+    const server = this.tls === undefined ? http.createServer(options) : this.createHttpsServer(options)
     server.timeout = t.client
     server.on('request', this.onRequest)
     server.on('upgrade', this.onUpgrade)
     server.on('clientError', this.onClientError)
     server.on('timeout', onSocketTimeout)
     server.on('checkContinue', this.onCheckContinue)
-    return new Promise((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        const text = `${address.host}:${address.port}`
-        reject(new SwitchyardError('SY_ERR_LISTEN', { address: text, reason: err.code ?? err.message }, { cause: err }))
-      })
-      server.listen({ host: address.host, port: address.port }, () => {
-        server.removeAllListeners('error')
-        server.on('error', (err) => this.log.error({ event: 'frontend.error', frontend: this.name, err }, 'listener error'))
-        resolve(server)
-      })
+    return listenOn(server, address, this.name, this.log)
+  }
+
+  private createHttpsServer(options: http.ServerOptions): https.Server {
+    const tlsConfig = this.config.tls!
+    const server = https.createServer({
+      ...options,
+      ...this.tls!.defaults,
+      SNICallback: (servername, done) => done(null, this.tls?.contextFor(servername)),
+      ALPNProtocols: tlsConfig.http2 ? ['h2', 'http/1.1'] : ['http/1.1'],
+      // A client gets as long for its handshake as for its request head.
+      handshakeTimeout: this.config.timeouts.http_request,
     })
+    // A handshake that fails (wrong SNI, bad client, port scan) is the client's problem, not a listener error.
+    server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+      this.stats.requestErrors++
+      this.log.debug({ event: 'tls.handshake_failed', frontend: this.name, reason: err.code ?? err.message }, 'TLS handshake failed')
+    })
+    if (tlsConfig.http2) {
+      const h2 = this.http2Server()
+      // The https server's own listener speaks HTTP/1.1; connections that chose h2 go to the HTTP/2 server.
+      const http1 = server.listeners('secureConnection') as ((socket: TLSSocket) => void)[]
+      server.removeAllListeners('secureConnection')
+      server.on('secureConnection', (socket: TLSSocket) => {
+        if (socket.alpnProtocol === 'h2') h2.emit('secureConnection', socket)
+        else for (const listener of http1) listener.call(server, socket)
+      })
+    }
+    return server
+  }
+
+  /** The HTTP/2 server shared by this frontend's listeners (it never listens itself: sockets are handed to it). */
+  private http2Server(): http2.Http2SecureServer {
+    if (this.http2 !== undefined) return this.http2
+    const h2 = http2.createSecureServer({
+      settings: { maxConcurrentStreams: HTTP2_MAX_STREAMS, maxHeaderListSize: this.config.max_header_size },
+      maxHeaderListPairs: 256,
+    })
+    h2.setTimeout(this.config.timeouts.client)
+    h2.on('session', (session: http2.ServerHttp2Session) => {
+      this.sessions.add(session)
+      session.once('close', () => this.sessions.delete(session))
+      if (this.shuttingDown) session.close()
+    })
+    h2.on('sessionError', () => undefined)
+    h2.on('request', this.onRequest as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
+    h2.on('checkContinue', this.onCheckContinue as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
+    this.http2 = h2
+    return h2
   }
 
   /**
-   * A reload swaps in the new routes (to the next runtime's backends) and timeouts; listeners and open
-   * connections stay. `max_header_size` needs a new listener: it applies when the listen address changes.
+   * A reload swaps in the new routes (to the next runtime's backends), timeouts and certificates; listeners and
+   * open connections stay (connections keep the certificate they were opened with). `max_header_size` needs a new
+   * listener: it applies when the listen address changes.
    */
   useConfig(config: FrontendConfig, runtime: Runtime): void {
+    const tls = config.tls === undefined ? undefined : tlsSetupFor(config.tls)
     this.router = new Router(config, runtime.backends)
     this.config = config
     for (const server of this.servers) {
       server.keepAliveTimeout = config.timeouts.keep_alive
       server.headersTimeout = config.timeouts.http_request
       server.timeout = config.timeouts.client
+      if (tls !== undefined && tls !== this.tls) (server as https.Server).setSecureContext(tls.defaults)
     }
+    this.tls = tls
+    this.http2?.setTimeout(config.timeouts.client)
   }
 
   private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -110,13 +176,16 @@ export class HttpFrontend implements FrontendContext {
     this.stats.requests++
     if (this.inFlight > this.stats.maxActive) this.stats.maxActive = this.inFlight
     const socket = req.socket as TrackedSocket
-    socket[kResponse] = res
+    const http1 = req.httpVersionMajor === 1
+    if (http1) socket[kResponse] = res
+    else adaptHttp2Request(req)
     res.once('close', () => {
-      if (socket[kResponse] === res) socket[kResponse] = undefined
+      if (http1 && socket[kResponse] === res) socket[kResponse] = undefined
       this.requestDone()
     })
     const requestId = this.requestIdOf(req)
     try {
+      if (this.config.https_redirect !== false) return this.redirectToHttps(req, res, requestId, started)
       const problem = checkRequestTarget(req)
       if (problem !== undefined) return this.answerDirect(req, res, 'SY_ERR_BAD_REQUEST', requestId, started, { reason: problem }, true)
       // "OPTIONS *" asks about the balancer itself (RFC 9110 section 9.3.7): it answers.
@@ -203,6 +272,22 @@ export class HttpFrontend implements FrontendContext {
     this.logDirect(req, res.statusCode, requestId, started, code)
   }
 
+  /** `https_redirect`: the same host and target over https (308 keeps the method and body, RFC 9110 15.4.9). */
+  private redirectToHttps(req: http.IncomingMessage, res: http.ServerResponse, requestId: string, started: number): void {
+    const problem = checkRequestTarget(req)
+    const host = req.headers.host
+    if (problem !== undefined || host === undefined || req.url === '*') {
+      return this.answerDirect(req, res, 'SY_ERR_BAD_REQUEST', requestId, started, { reason: problem ?? 'a redirect to https needs a Host header' }, true)
+    }
+    req.resume()
+    const port = this.config.https_redirect === true ? 443 : this.config.https_redirect
+    const hostname = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d*$/, '')
+    const location = `https://${hostname}${port === 443 ? '' : `:${port}`}${req.url ?? '/'}`
+    res.writeHead(308, { location, 'content-length': 0, 'x-request-id': requestId })
+    res.end()
+    this.logDirect(req, 308, requestId, started, undefined)
+  }
+
   private answerOptions(req: http.IncomingMessage, res: http.ServerResponse, requestId: string, started: number): void {
     req.resume()
     res.writeHead(200, { allow: 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS', 'content-length': 0, 'x-request-id': requestId })
@@ -231,12 +316,15 @@ export class HttpFrontend implements FrontendContext {
 
   /**
    * Graceful stop: listeners stop accepting, idle keep-alive connections close, requests in flight finish
-   * (their responses carry Connection: close) for up to `graceMs`; then whatever is left is cut.
+   * (their responses carry Connection: close; HTTP/2 clients get a GOAWAY) for up to `graceMs`. Then WebSockets
+   * and other tunnels are asked to go away (close code 1001, bounded by a short linger) and what is left is cut.
    */
   async close(graceMs: number): Promise<void> {
     this.shuttingDown = true
     const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))
     for (const s of this.servers) s.closeIdleConnections()
+    // HTTP/2: GOAWAY; streams in flight finish, new ones go to a new connection.
+    for (const session of this.sessions) session.close()
     if (this.inFlight > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs)
@@ -247,7 +335,9 @@ export class HttpFrontend implements FrontendContext {
       })
     }
     for (const s of this.servers) s.closeAllConnections()
-    for (const tunnel of this.tunnels) tunnel.destroy()
+    for (const session of this.sessions) session.destroy()
+    // WebSockets get a close frame 1001 between two frames, then end; each is cut after a short linger at most.
+    await UpgradeTunnel.goAwayAll(this.tunnels)
     await Promise.all(closed)
   }
 }

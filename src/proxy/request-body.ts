@@ -17,10 +17,14 @@ const NONE: RequestBody = { kind: 'none' }
 const TOO_LARGE: RequestBody = { kind: 'too-large' }
 const ABORTED: RequestBody = { kind: 'aborted' }
 
-/** Whether the request carries a body at all (RFC 9112 section 6.3). */
+/**
+ * Whether the request carries a body at all (RFC 9112 section 6.3). HTTP/2 has no Transfer-Encoding: a request
+ * without a body ends its stream with its headers (RFC 9113 section 8.1).
+ */
 export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length']
   if (length !== undefined) return length !== '0'
+  if (req.httpVersionMajor === 2) return (req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders !== true
   return req.headers['transfer-encoding'] !== undefined
 }
 

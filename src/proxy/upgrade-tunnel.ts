@@ -1,25 +1,63 @@
 import type { IncomingMessage } from 'node:http'
-import net, { type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import type { ErrorCode } from '../errors.js'
 import type { Backend } from '../runtime/backend.js'
-import type { Server } from '../runtime/server.js'
+import type { LongLivedConnection, Server } from '../runtime/server.js'
 import { writeRawError } from './error-response.js'
 import type { FrontendContext } from './frontend-context.js'
 import { upstreamRequestHeaders } from './headers.js'
+import { connectUpstream } from './upstream-connect.js'
+import { closeFrame, FrameTracker } from './websocket-frames.js'
 
 /**
- * An Upgrade request (WebSocket and the like): the request head goes to a server over a plain TCP connection,
- * then bytes flow both ways unchanged, with backpressure (pipe), until either side closes. The server's answer,
- * 101 or not, reaches the client as the server sent it. A refused connection is retried on another server
- * (nothing was sent yet).
+ * How long a tunnel asked to go away may take to reach frame boundaries and close before it is cut: a stream
+ * stalled in the middle of a frame, or a peer that never closes its end, holds nothing up for longer.
  */
-export class UpgradeTunnel {
+export const GO_AWAY_LINGER_MS = 2000
+/** A server's response head is looked into up to this size; a longer one is passed on as an opaque stream. */
+const MAX_RESPONSE_HEAD = 16 * 1024
+/** RFC 6455 close code 1001 (Going Away). */
+const GOING_AWAY = 1001
+const GOING_AWAY_REASON = 'server going away'
+const CR = 13
+const LF = 10
+
+type TunnelMode = 'head' | 'ws' | 'raw'
+
+/**
+ * An Upgrade request (WebSocket and the like): the request head goes to a server over a raw connection (TLS when
+ * the backend has `tls:`), then bytes flow both ways unchanged, with backpressure, until either side closes. The
+ * server's answer, 101 or not, reaches the client as the server sent it. A refused connection is retried on
+ * another server (nothing was sent yet).
+ *
+ * When a WebSocket request got a 101, frame boundaries are followed in both directions, so that the tunnel can be
+ * asked to go away (its server left rotation, or the balancer stops): each side gets a close frame 1001 between
+ * two frames, then both connections end. Any other upgraded stream just ends.
+ */
+export class UpgradeTunnel implements LongLivedConnection {
   private upstream: Socket | undefined
   private server: Server | undefined
   private tried: Set<Server> | undefined
   private attempts = 0
   private closed = false
   private closeListener: (() => void) | undefined
+  private closeWaiters: (() => void)[] = []
+
+  /** 'head' while the server's response head is read (WebSocket requests only), then 'ws' (a 101) or 'raw'. */
+  private mode: TunnelMode
+  /** Response head: bytes read, bytes of the final CRLFCRLF matched, and its first bytes (the status line). */
+  private headRead = 0
+  private headMatched = 0
+  private statusStart = ''
+  private readonly toClient = new FrameTracker()
+  private readonly toServer = new FrameTracker()
+  private goingAway = false
+  /** Set once the close frame toward that side is written: no more bytes are forwarded that way. */
+  private toClientStopped = false
+  private toServerStopped = false
+  private linger: NodeJS.Timeout | undefined
+  private clientPaused = false
+  private upstreamPaused = false
 
   constructor(
     private readonly ctx: FrontendContext,
@@ -28,10 +66,19 @@ export class UpgradeTunnel {
     private readonly client: Socket,
     private readonly head: Buffer,
     private readonly requestId: string,
-  ) {}
+  ) {
+    const upgrade = req.headers.upgrade
+    this.mode = typeof upgrade === 'string' && /(^|[\s,])websocket($|[\s,])/i.test(upgrade) ? 'head' : 'raw'
+  }
 
   onClose(listener: () => void): void {
     this.closeListener = listener
+  }
+
+  /** Resolves once the tunnel has closed. */
+  whenClosed(): Promise<void> {
+    if (this.closed) return Promise.resolve()
+    return new Promise((resolve) => this.closeWaiters.push(resolve))
   }
 
   start(): void {
@@ -49,47 +96,183 @@ export class UpgradeTunnel {
       return this.fail(this.attempts === 0 ? 'SY_ERR_NO_SERVER' : 'SY_ERR_UPSTREAM_CONNECT')
     }
     this.attempts++
-    const upstream = net.connect({ host: server.address.host, port: server.address.port, noDelay: true })
+    this.upstream = connectUpstream(
+      this.backend,
+      server,
+      (upstream) => this.connected(server, upstream),
+      (reason) => {
+        if (this.closed) return
+        server.markDown(reason)
+        ;(this.tried ??= new Set()).add(server)
+        if (this.attempts <= this.backend.config.retries) return this.connectNext()
+        this.fail('SY_ERR_UPSTREAM_CONNECT')
+      },
+    )
+  }
+
+  private connected(server: Server, upstream: Socket): void {
+    if (this.closed) return void upstream.destroy()
+    // With TLS this is the TLS socket over the connection that connectUpstream returned first.
     this.upstream = upstream
-    upstream.setTimeout(this.backend.config.timeouts.connect)
-    const onConnectFailure = (err?: NodeJS.ErrnoException): void => {
-      upstream.destroy()
-      if (this.closed) return
-      server.markDown(err?.code ?? 'connect timeout')
-      ;(this.tried ??= new Set()).add(server)
-      if (this.attempts <= this.backend.config.retries) return this.connectNext()
-      this.fail('SY_ERR_UPSTREAM_CONNECT')
-    }
-    upstream.once('timeout', onConnectFailure)
-    upstream.once('error', onConnectFailure)
-    upstream.once('connect', () => {
-      upstream.removeListener('timeout', onConnectFailure)
-      upstream.removeListener('error', onConnectFailure)
+    this.server = server
+    server.begin()
+    server.addLongLived(this)
+    upstream.on('error', () => this.destroy())
+    upstream.on('close', () => this.sideClosed(this.client))
+    // Until the server's first byte, the server timeout applies (a server that accepts and never answers).
+    upstream.setTimeout(this.backend.config.timeouts.server)
+    const onNoAnswer = (): void => this.fail('SY_ERR_UPSTREAM_TIMEOUT')
+    upstream.once('timeout', onNoAnswer)
+    upstream.once('data', () => {
+      upstream.removeListener('timeout', onNoAnswer)
       upstream.setTimeout(0)
-      if (this.closed) return upstream.destroy()
-      this.server = server
-      server.begin()
-      upstream.on('error', () => this.destroy())
-      upstream.on('close', () => this.sideClosed(this.client))
-      // Until the server's first byte, the server timeout applies (a server that accepts and never answers).
-      upstream.setTimeout(this.backend.config.timeouts.server)
-      const onNoAnswer = (): void => this.fail('SY_ERR_UPSTREAM_TIMEOUT')
-      upstream.once('timeout', onNoAnswer)
-      upstream.once('data', () => {
-        upstream.removeListener('timeout', onNoAnswer)
-        upstream.setTimeout(0)
-      })
-      upstream.write(this.requestHead())
-      if (this.head.length > 0) upstream.write(this.head)
-      upstream.pipe(this.client)
-      this.client.pipe(upstream)
     })
+    upstream.on('data', this.fromServer)
+    upstream.on('end', () => this.client.end())
+    upstream.write(this.requestHead())
+    if (this.head.length > 0) this.fromClient(this.head)
+    this.client.on('data', this.fromClient)
+    this.client.on('end', () => upstream.end())
   }
 
   /**
-   * One end closed. When it ended cleanly, the pipe has ended the other end, whose last bytes may still be
-   * queued: the tunnel ends once they are flushed (bounded by the server timeout), not before, so that the
-   * tail of a stream and a close frame are not cut off. After a reset or an error the other end is cut at once.
+   * Asks the tunnel to close properly (LongLivedConnection): at the next frame boundary toward each side, a
+   * WebSocket gets a close frame 1001 and nothing more is forwarded that way; then both connections end. Bounded by
+   * GO_AWAY_LINGER_MS. A tunnel still connecting is answered 503.
+   */
+  goAway(): void {
+    if (this.closed || this.goingAway) return
+    this.goingAway = true
+    if (this.server === undefined) return this.fail('SY_ERR_SHUTTING_DOWN')
+    this.linger = setTimeout(() => this.destroy(), GO_AWAY_LINGER_MS)
+    this.linger.unref()
+    if (this.mode === 'raw') return this.endBoth()
+    // 'head': decided once the server's response head has been read.
+    if (this.mode === 'ws') this.goAwayAtBoundaries()
+  }
+
+  private goAwayAtBoundaries(): void {
+    if (this.toClient.atBoundary) this.stopToClient()
+    if (this.toServer.atBoundary) this.stopToServer()
+  }
+
+  private readonly fromServer = (chunk: Buffer): void => {
+    // Going away: once the client got its close frame, the server's last bytes (its own close frame) are dropped.
+    if (this.toClientStopped) return
+    if (this.mode === 'ws') return this.serverFrames(chunk, 0)
+    if (this.mode === 'head') {
+      const start = this.readHead(chunk)
+      // readHead() may have decided the mode (TypeScript keeps the narrowing of the check above).
+      const mode = this.mode as TunnelMode
+      if (mode === 'ws') {
+        this.serverFrames(chunk, start)
+        if (this.goingAway) this.goAwayAtBoundaries()
+        return
+      }
+      this.forward(this.client, chunk, true)
+      if (mode === 'raw' && this.goingAway) this.endBoth()
+      return
+    }
+    this.forward(this.client, chunk, true)
+  }
+
+  private serverFrames(chunk: Buffer, start: number): void {
+    if (!this.goingAway) {
+      this.toClient.advance(chunk, start)
+      return this.forward(this.client, chunk, true)
+    }
+    const cut = this.toClient.nextBoundary(chunk, start)
+    if (cut < 0) return this.forward(this.client, chunk, true)
+    if (cut > 0) this.forward(this.client, chunk.subarray(0, cut), true)
+    this.stopToClient()
+  }
+
+  private readonly fromClient = (chunk: Buffer): void => {
+    if (this.toServerStopped) return
+    const upstream = this.upstream!
+    if (this.mode === 'raw') return this.forward(upstream, chunk, false)
+    if (!this.goingAway || this.mode === 'head') {
+      this.toServer.advance(chunk)
+      return this.forward(upstream, chunk, false)
+    }
+    const cut = this.toServer.nextBoundary(chunk)
+    if (cut < 0) return this.forward(upstream, chunk, false)
+    if (cut > 0) this.forward(upstream, chunk.subarray(0, cut), false)
+    this.stopToServer()
+  }
+
+  /** Writes to one side; when its buffer is full, the other side is paused until it drains (as pipe() does). */
+  private forward(to: Socket, chunk: Buffer, fromServer: boolean): void {
+    if (to.write(chunk)) return
+    if (fromServer) {
+      if (this.upstreamPaused) return
+      this.upstreamPaused = true
+      this.upstream!.pause()
+      to.once('drain', this.resumeUpstream)
+    } else {
+      if (this.clientPaused) return
+      this.clientPaused = true
+      this.client.pause()
+      to.once('drain', this.resumeClient)
+    }
+  }
+
+  private readonly resumeUpstream = (): void => {
+    this.upstreamPaused = false
+    this.upstream?.resume()
+  }
+
+  private readonly resumeClient = (): void => {
+    this.clientPaused = false
+    this.client.resume()
+  }
+
+  /**
+   * Follows the server's response head up to its CRLFCRLF (at most MAX_RESPONSE_HEAD bytes) and decides the mode:
+   * 'ws' for a 101, else 'raw'. Returns the offset right after the head, or -1 when it goes on past this chunk.
+   */
+  private readHead(chunk: Buffer): number {
+    if (this.statusStart.length < 12) this.statusStart += chunk.toString('latin1', 0, Math.min(chunk.length, 12 - this.statusStart.length))
+    const limit = Math.min(chunk.length, MAX_RESPONSE_HEAD - this.headRead)
+    for (let i = 0; i < limit; i++) {
+      const byte = chunk[i]
+      if (byte === (this.headMatched % 2 === 0 ? CR : LF)) this.headMatched++
+      else this.headMatched = byte === CR ? 1 : 0
+      if (this.headMatched === 4) {
+        this.mode = /^HTTP\/1\.[01] 101$/.test(this.statusStart) ? 'ws' : 'raw'
+        return i + 1
+      }
+    }
+    this.headRead += limit
+    if (this.headRead >= MAX_RESPONSE_HEAD) this.mode = 'raw'
+    return -1
+  }
+
+  private stopToClient(): void {
+    if (this.toClientStopped) return
+    this.toClientStopped = true
+    // A server that already began the closing handshake has sent its own close frame: one is enough.
+    if (!this.toClient.closeSeen) this.client.write(closeFrame(GOING_AWAY, GOING_AWAY_REASON, false))
+    if (this.toServerStopped) this.endBoth()
+  }
+
+  private stopToServer(): void {
+    if (this.toServerStopped) return
+    this.toServerStopped = true
+    if (!this.toServer.closeSeen) this.upstream?.write(closeFrame(GOING_AWAY, GOING_AWAY_REASON, true))
+    if (this.toClientStopped) this.endBoth()
+  }
+
+  /** Both sides get a FIN once their queued bytes are written; the tunnel closes when both are closed. */
+  private endBoth(): void {
+    this.client.end()
+    this.upstream?.end()
+  }
+
+  /**
+   * One end closed. When it ended cleanly, the other end was ended too, and its last bytes may still be queued:
+   * the tunnel ends once they are flushed (bounded by the server timeout), not before, so that the tail of a
+   * stream and a close frame are not cut off. After a reset or an error the other end is cut at once.
    */
   private sideClosed(other: Socket | undefined): void {
     if (this.closed) return
@@ -125,12 +308,36 @@ export class UpgradeTunnel {
   destroy(destroyClient = true): void {
     if (this.closed) return
     this.closed = true
+    clearTimeout(this.linger)
     this.upstream?.destroy()
     if (destroyClient) this.client.destroy()
     if (this.server !== undefined) {
+      this.server.removeLongLived(this)
       this.server.end()
       this.server = undefined
     }
     this.closeListener?.()
+    for (const wake of this.closeWaiters) wake()
+    this.closeWaiters = []
+  }
+
+  /**
+   * Asks every tunnel to go away and resolves once all have closed: within GO_AWAY_LINGER_MS (a tunnel cuts
+   * itself then), plus a margin for the sockets' own close events.
+   */
+  static async goAwayAll(tunnels: Iterable<UpgradeTunnel>): Promise<void> {
+    const all = [...tunnels]
+    if (all.length === 0) return
+    for (const tunnel of all) tunnel.goAway()
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.all(all.map((t) => t.whenClosed())),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, GO_AWAY_LINGER_MS + 500)
+        timer.unref()
+      }),
+    ])
+    clearTimeout(timer)
+    for (const tunnel of all) tunnel.destroy()
   }
 }

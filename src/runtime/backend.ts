@@ -199,6 +199,10 @@ export class Backend implements ServerObserver, HealthObserver {
       this.watch(server)
     }
     server.setAdmin(admin)
+    // Long-lived connections (WebSocket, TCP) outlive requests: they get `drain_timeout` to end on their own,
+    // then are asked to go away, unless the server is back in rotation first. Health going down does not count.
+    if (admin === 'ready') server.cancelGoAway()
+    else server.goAwayAfter(this.config.drain_timeout)
     this.changed(server)
     this.log.info({ event: 'server.admin', backend: this.name, server: server.name, admin }, `server ${server} is ${admin}`)
   }

@@ -89,8 +89,16 @@ export class Server implements BalanceTarget {
   /** The backend that owns this server now (a reload hands the server to the next runtime's backend). */
   observer: ServerObserver
   private idleWaiters: (() => void)[] = []
-  /** Tunnels and TCP connections open on this server (each also counts in `active`). */
-  readonly longLived = new Set<LongLivedConnection>()
+  /** Tunnels and TCP connections open on this server (each also counts in `active`); see addLongLived(). */
+  private readonly longLived = new Set<LongLivedConnection>()
+  private longLivedWaiters: (() => void)[] = []
+  /** True from the moment long-lived connections were asked to go away until the server is back in rotation. */
+  private goingAway = false
+  /**
+   * Runs goAway() on the long-lived connections once the server has been out of rotation for `drain_timeout`.
+   * It lives on the server, not the backend, so that a reload adopting the server keeps it.
+   */
+  private goAwayTimer: NodeJS.Timeout | undefined
 
   constructor(backendName: string, name: string, spec: ServerSpec, backend: BackendConfig, observer: ServerObserver, checked: boolean) {
     this.name = name
@@ -233,6 +241,65 @@ export class Server implements BalanceTarget {
       this.consecutiveFailures = 0
       this.observer.serverFreed(this)
     }
+  }
+
+  /**
+   * The server left rotation (admin drain or maint, or removed): its long-lived connections are asked to go away
+   * in `afterMs` unless cancelGoAway() comes first. A timer already running keeps its earlier deadline.
+   */
+  goAwayAfter(afterMs: number): void {
+    if (this.goAwayTimer !== undefined) return
+    this.goAwayTimer = setTimeout(() => {
+      this.goAwayTimer = undefined
+      this.goAwayNow()
+    }, afterMs)
+    this.goAwayTimer.unref()
+  }
+
+  /** The server is back in rotation: its long-lived connections stay. */
+  cancelGoAway(): void {
+    clearTimeout(this.goAwayTimer)
+    this.goAwayTimer = undefined
+    this.goingAway = false
+  }
+
+  /**
+   * Asks every long-lived connection to close properly (each removes itself once closed). Until the server is
+   * back in rotation, a connection that registers later (it was still connecting) is asked at once.
+   */
+  goAwayNow(): void {
+    this.goingAway = true
+    for (const connection of [...this.longLived]) connection.goAway()
+  }
+
+  /** A tunnel or TCP connection is open on this server (from its connect until removeLongLived). */
+  addLongLived(connection: LongLivedConnection): void {
+    this.longLived.add(connection)
+    if (this.goingAway) connection.goAway()
+  }
+
+  removeLongLived(connection: LongLivedConnection): void {
+    if (!this.longLived.delete(connection) || this.longLived.size > 0 || this.longLivedWaiters.length === 0) return
+    const waiters = this.longLivedWaiters
+    this.longLivedWaiters = []
+    for (const wake of waiters) wake()
+  }
+
+  get longLivedCount(): number {
+    return this.longLived.size
+  }
+
+  /** Resolves once no long-lived connection is open, or after `timeoutMs`. */
+  whenLongLivedClosed(timeoutMs: number): Promise<void> {
+    if (this.longLived.size === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs)
+      timer.unref()
+      this.longLivedWaiters.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
   }
 
   toString(): string {

@@ -1,0 +1,37 @@
+import type { IncomingMessage } from 'node:http'
+
+/**
+ * Makes an HTTP/2 request (node's compatibility API) look like the HTTP/1.1 request it is forwarded as
+ * (RFC 9113 section 8.3): pseudo-headers leave the header list, `:authority` becomes the Host header when the
+ * client sent none, and several `cookie` fields are joined into one with "; " (section 8.2.3), because servers
+ * behind us speak HTTP/1.1, where a request carries one Cookie header. Mutates `req.rawHeaders` and
+ * `req.headers.host` in place; the rest of the data path then treats the request like any other.
+ */
+export function adaptHttp2Request(req: IncomingMessage): void {
+  const raw = req.rawHeaders
+  let authority: string | undefined
+  let hasHost = false
+  let cookies: string[] | undefined
+  let write = 0
+  for (let read = 0; read < raw.length; read += 2) {
+    const name = raw[read]!
+    const value = raw[read + 1]!
+    if (name.charCodeAt(0) === 58 /* ':' */) {
+      if (name === ':authority') authority = value
+      continue
+    }
+    if (name === 'cookie') {
+      ;(cookies ??= []).push(value)
+      continue
+    }
+    if (name === 'host') hasHost = true
+    raw[write++] = name
+    raw[write++] = value
+  }
+  raw.length = write
+  if (cookies !== undefined) raw.push('cookie', cookies.join('; '))
+  if (!hasHost && authority !== undefined) {
+    raw.push('host', authority)
+    req.headers.host = authority
+  }
+}

@@ -1,0 +1,22 @@
+import type { Server } from 'node:net'
+import type { HostPort } from '../config/address.js'
+import { SwitchyardError } from '../errors.js'
+import type { Logger } from '../log.js'
+
+/**
+ * Binds a frontend's listener. A bind failure (address in use, no permission) rejects with SY_ERR_LISTEN naming
+ * the address; later listener errors are logged, never thrown (a live listener must not take the process down).
+ */
+export function listenOn<T extends Server>(server: T, address: HostPort, frontend: string, log: Logger): Promise<T> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const text = `${address.host}:${address.port}`
+      reject(new SwitchyardError('SY_ERR_LISTEN', { address: text, reason: err.code ?? err.message }, { cause: err }))
+    })
+    server.listen({ host: address.host, port: address.port }, () => {
+      server.removeAllListeners('error')
+      server.on('error', (err) => log.error({ event: 'frontend.error', frontend, err }, 'listener error'))
+      resolve(server)
+    })
+  })
+}

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import https from 'node:https'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { stringify } from 'yaml'
@@ -11,16 +13,18 @@ import { parseHaproxy } from '../src/import/parse-haproxy.js'
 import { startBackend, type TestBackend } from './helpers/backend.js'
 import { CLI, ROOT, startBalancer } from './helpers/balancer.js'
 import { request } from './helpers/load.js'
+import { makeSelfSigned } from './helpers/self-signed.js'
+import { waitFor } from './helpers/wait.js'
 
 const FIXTURES = join(ROOT, 'test/fixtures/haproxy')
-const CLEAN = ['http-with-httpchk-and-cookie.cfg', 'canary-weights.cfg', 'listen-with-stats.cfg']
+const CLEAN = ['http-with-httpchk-and-cookie.cfg', 'canary-weights.cfg', 'listen-with-stats.cfg', 'tcp-with-ssl-hello-chk.cfg']
 
 function convert(name: string): ImportResult {
   return importHaproxy(readFileSync(join(FIXTURES, name), 'utf8'), name)
 }
 
 /** The converted configuration with every server moved to a live test backend and listeners on free ports. */
-function onTestPorts(config: ConfigInput, backends: ReadonlyMap<string, TestBackend>): string {
+function onTestPorts(config: ConfigInput, backends: ReadonlyMap<string, { readonly address: string }>): string {
   const copy = structuredClone(config)
   copy.admin = { listen: '127.0.0.1:0' }
   copy.access_log = false
@@ -85,12 +89,53 @@ describe('import haproxy: conversion', () => {
 
   it('reports every line it cannot translate with its line number, and the rest still passes check', () => {
     const result = convert('unsupported-lines.cfg')
-    assert.deepEqual([...new Set(result.untranslated.map((u) => u.line))], [2, 3, 11, 12, 17, 18, 19, 22, 24, 28, 29, 30])
-    assert.match(result.untranslated.find((u) => u.line === 12)!.reason, /TLS/)
-    assert.match(result.untranslated.find((u) => u.line === 24)!.reason, /TCP/)
+    assert.deepEqual([...new Set(result.untranslated.map((u) => u.line))], [2, 3, 11, 12, 17, 18, 19, 28, 30])
+    assert.match(result.untranslated.find((u) => u.line === 12)!.reason, /crt-list/)
     const config = parseConfigText(result.yaml, 'x', {})
-    assert.deepEqual(Object.keys(config.frontends), ['web'])
+    assert.deepEqual(Object.keys(config.frontends), ['web', 'db'])
     assert.deepEqual(config.frontends.web!.routes, [])
+    assert.equal(config.frontends.db!.mode, 'tcp')
+    // `server ... check ssl verify none`: TLS to the servers and checks over TLS, both without verification.
+    assert.deepEqual(config.backends.app!.tls, { verify: false })
+    assert.deepEqual(config.backends.app!.health, { type: 'tls', verify: false })
+  })
+
+  it('translates TCP mode: frontends, ssl-hello-chk, tcp-check, source affinity, PROXY protocol and tcplog', () => {
+    const config = parseConfigText(convert('tcp-with-ssl-hello-chk.cfg').yaml, 'x', {})
+    const api = config.frontends.kube_api!
+    assert.deepEqual([api.mode, api.default_backend, api.timeouts.client], ['tcp', 'masters', 3_600_000])
+    assert.deepEqual(config.backends.masters!.health, { type: 'tls', verify: false, interval: 2000, rise: 2, fall: 3 })
+    assert.equal(config.backends.masters!.balance, 'roundrobin')
+    const etcd = config.backends.etcd_clients!
+    assert.deepEqual([etcd.balance, etcd.hash_key, etcd.proxy_protocol, etcd.health?.type], ['hash', 'source', 'v2', 'tcp'])
+    assert.deepEqual(config.frontends.etcd_clients!.listen, [{ host: '127.0.0.1', port: 2379 }])
+    assert.equal(config.access_log, true)
+  })
+
+  it('translates TLS termination: ssl crt bundles, alpn h2, and the plain twin that redirects to https', () => {
+    const text = [
+      'frontend www',
+      '    mode http',
+      '    bind :80',
+      '    bind :443 ssl crt /etc/haproxy/site.pem crt /etc/haproxy/other.pem alpn h2,http/1.1 ssl-min-ver TLSv1.2',
+      '    http-request redirect scheme https code 301 unless { ssl_fc }',
+      '    default_backend app',
+      'backend app',
+      '    server a 10.0.0.1:8080 check ssl verify required ca-file /etc/haproxy/ca.pem',
+    ].join('\n')
+    const result = importHaproxy(text, 'tls.cfg')
+    assert.deepEqual(result.untranslated, [])
+    const { www, www_plain: plain } = result.config.frontends
+    assert.deepEqual(www, {
+      listen: '0.0.0.0:443',
+      default_backend: 'app',
+      tls: { cert: '/etc/haproxy/site.pem', key: '/etc/haproxy/site.pem', certificates: [{ cert: '/etc/haproxy/other.pem', key: '/etc/haproxy/other.pem' }], http2: true, min_version: 'TLSv1.2' },
+    })
+    assert.deepEqual(plain, { listen: '0.0.0.0:80', default_backend: 'app', https_redirect: true })
+    assert.deepEqual(result.config.backends.app!.tls, { verify: true, ca: '/etc/haproxy/ca.pem' })
+    assert.deepEqual(result.config.backends.app!.health, { type: 'tls', verify: true, ca: '/etc/haproxy/ca.pem' })
+    const tcpTls = importHaproxy('frontend f\n  mode tcp\n  bind :443 ssl crt /x.pem\n  default_backend b\nbackend b\n  server s 10.0.0.1:1\n', 't')
+    assert.deepEqual(tcpTls.untranslated.map((u) => [u.line, u.reason]), [[3, "TLS termination on a TCP frontend is not supported yet, so frontend 'f' is left out"]])
   })
 
   it('durations without a unit are milliseconds; comments and continued lines are handled', () => {
@@ -139,6 +184,38 @@ describe('import haproxy: a balancer started from the result', () => {
     for (let i = 0; i < 10; i++) assert.equal((await get('shop.example.com', '/', cookie)).body, first.body)
   })
 
+  it('balances TLS connections over the masters of the TCP configuration, checked with ssl-hello-chk', async () => {
+    const cert = makeSelfSigned()
+    stops.push(async () => cert.remove())
+    const masters = await Promise.all(['master1', 'master2'].map(async (name) => {
+      const server = https.createServer({ key: cert.key, cert: cert.cert }, (_req, res) => res.end(name))
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      stops.push(async () => {
+        server.closeAllConnections()
+        await new Promise<void>((resolve) => server.close(() => resolve()))
+      })
+      return [name, { address: `127.0.0.1:${(server.address() as AddressInfo).port}` }] as const
+    }))
+    const etcd = await startBackends(['etcd1', 'etcd2'])
+    stops.push(async () => { for (const b of etcd.values()) await b.close() })
+    const servers = new Map<string, { address: string }>([...masters, ...etcd])
+    const lb = await startBalancer(onTestPorts(convert('tcp-with-ssl-hello-chk.cfg').config, servers))
+    stops.push(() => lb.stop(0))
+    const port = lb.addresses('kube_api')[0]!.port
+    const ask = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        https.get({ host: '127.0.0.1', port, servername: 'localhost', ca: cert.cert, agent: false }, (res) => {
+          let body = ''
+          res.on('data', (c: Buffer) => (body += String(c)))
+          res.on('end', () => resolve(body))
+        }).on('error', reject)
+      })
+    await waitFor('both masters UP', () => (lb.state().backends.find((b) => b.name === 'masters')!.servers.every((s) => s.state === 'UP') ? true : undefined), 15_000)
+    const answers = []
+    for (let i = 0; i < 6; i++) answers.push(await ask())
+    assert.deepEqual(answers.sort(), ['master1', 'master1', 'master1', 'master2', 'master2', 'master2'])
+  })
+
   it('splits traffic 1:9 like the weights of the canary configuration', async () => {
     const backends = await startBackends(['canary', 'stable'])
     stops.push(async () => { for (const b of backends.values()) await b.close() })
@@ -167,7 +244,7 @@ describe('import haproxy: the command', () => {
   it('exits 1 and lists the untranslated lines on stderr without --partial, 0 with it', () => {
     const strict = run('haproxy', unsupportedFile)
     assert.equal(strict.status, 1)
-    for (const line of [2, 12, 17, 24, 29]) assert.match(strict.stderr, new RegExp(`unsupported-lines\\.cfg:${line}: not translated`))
+    for (const line of [2, 12, 17, 28, 30]) assert.match(strict.stderr, new RegExp(`unsupported-lines\\.cfg:${line}: not translated`))
     const partial = run('haproxy', unsupportedFile, '--partial')
     assert.equal(partial.status, 0)
     assert.match(partial.stderr, /unsupported-lines\.cfg:12: not translated/)

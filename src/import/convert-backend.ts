@@ -141,10 +141,20 @@ export class BackendConverter {
   /** The backend, once every line of the section (and its defaults) has been seen. */
   finish(): BackendInput {
     const backend: BackendInput = { ...this.backend, servers: this.servers }
+    const per = Object.fromEntries([...this.perBackend].map(([k, v]) => [k, v.value]))
+    const { slow_start: slowStart, proxy_protocol: proxyProtocol, tls, check_tls: checkTls, verify, ca, ...healthTiming } = per
+    if (proxyProtocol !== undefined) backend.proxy_protocol = proxyProtocol as 'v1' | 'v2'
+    // HAProxy verifies server certificates only with `verify required` (or a global default); Switchyard's default
+    // is to verify, so `verify none` - and no verify at all - are written out as verify: false.
+    const verifies = verify === 'required'
+    if (tls !== undefined) backend.tls = { verify: verifies, ...(ca !== undefined ? { ca: String(ca) } : {}) }
     if (this.checked.length > 0) {
-      const per = Object.fromEntries([...this.perBackend].map(([k, v]) => [k, v.value]))
-      const { slow_start: slowStart, ...healthTiming } = per
-      backend.health = { type: 'tcp', ...this.health, ...healthTiming } as HealthInput
+      // `ssl` servers are checked over TLS too (HAProxy's default), as are `check-ssl` ones; an HTTP check keeps its
+      // request (a tls check with a path is HTTP over TLS).
+      const overTls: Partial<HealthInput> = (checkTls !== undefined || tls !== undefined) && this.health.type !== 'tls'
+        ? { type: 'tls', verify: verifies, ...(this.health.type === 'http' ? { path: this.health.path ?? '/' } : {}), ...(ca !== undefined ? { ca: String(ca) } : {}) }
+        : {}
+      backend.health = { type: 'tcp', ...this.health, ...overTls, ...healthTiming } as HealthInput
       for (const line of this.unchecked) {
         this.lateProblems.push({ line, reason: 'this server has no `check` but others do; Switchyard checks every server of a backend' })
       }

@@ -6,7 +6,9 @@ import type { HaproxyLine } from './parse-haproxy.js'
 export interface CommonState {
   stats: boolean
   httplog: boolean
-  /** `mode tcp`: the whole proxy is left out until Switchyard speaks TCP. */
+  /** `option tcplog`: an access line per connection. */
+  tcplog: boolean
+  /** `mode tcp`: the proxy becomes a tcp frontend (and its backend serves connections). */
   tcp: boolean
 }
 
@@ -16,9 +18,9 @@ const PROCESS_ONLY = new Set(['daemon', 'user', 'group', 'chroot', 'pidfile', 'n
 export function handleCommon(line: HaproxyLine, state: CommonState, notes: NoteSink): LineResult {
   const [head, first, ...rest] = line.words
   if (head === 'mode') {
+    if (first !== 'http' && first !== 'tcp') return unsupported(`mode ${first ?? ''} has no Switchyard equivalent`)
     state.tcp = first === 'tcp'
-    if (first === 'http') return 'done'
-    return unsupported(first === 'tcp' ? 'TCP mode is not supported yet' : `mode ${first ?? ''} has no Switchyard equivalent`)
+    return 'done'
   }
   if (head === 'log') {
     notes.note(line, 'Switchyard writes its logs and access lines to stdout; route them with your service manager')
@@ -39,6 +41,9 @@ function option(line: HaproxyLine, name: string | undefined, args: readonly stri
       return args.length === 0 ? 'done' : unsupported(`option forwardfor ${args.join(' ')} is not translated`)
     case 'httplog':
       state.httplog = true
+      return 'done'
+    case 'tcplog':
+      state.tcplog = true
       return 'done'
     case 'dontlognull':
       notes.note(line, 'Switchyard logs every request, including connections without one')

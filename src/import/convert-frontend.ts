@@ -16,17 +16,25 @@ export interface RouteAt {
 const HOST_CRITERIA = new Set(['hdr(host)', 'req.hdr(host)', 'hdr_dom(host)', 'hdr_end(host)'])
 
 export class FrontendConverter {
+  /** Addresses of plain binds, and of `ssl` ones (a frontend with both becomes two Switchyard frontends). */
   readonly listen: string[] = []
+  readonly tlsListen: string[] = []
   readonly routes: RouteAt[] = []
   defaultBackend: { name: string; line: HaproxyLine } | undefined
   readonly timeouts: NonNullable<FrontendInput['timeouts']> = {}
+  /** From `bind ... ssl crt FILE`, and the line (TLS termination is refused in TCP mode). */
+  tls: { value: NonNullable<FrontendInput['tls']>; line: HaproxyLine } | undefined
+  /** `redirect scheme https` (or its http-request form). */
+  httpsRedirect = false
   /** ACL name -> the matches any of which satisfies it, or why it cannot be translated. */
   private readonly acls = new Map<string, Match[] | string>()
 
   handle(line: HaproxyLine): LineResult {
     const [head, ...args] = line.words
     switch (head) {
-      case 'bind': return this.bind(args)
+      case 'bind': return this.bind(line, args)
+      case 'redirect': return this.redirect(args)
+      case 'http-request': return args[0] === 'redirect' ? this.redirect(args.slice(1)) : undefined
       case 'acl': return this.acl(args)
       case 'use_backend': return this.useBackend(line, args)
       case 'default_backend':
@@ -38,13 +46,33 @@ export class FrontendConverter {
     }
   }
 
-  private bind(args: readonly string[]): LineResult {
+  private bind(line: HaproxyLine, args: readonly string[]): LineResult {
     const [addresses = '', ...options] = args
-    if (options.includes('ssl')) return unsupported('TLS frontends (bind ... ssl crt) are not supported yet')
     const translated = addresses.split(',').map((a) => haproxyAddress(a, '0.0.0.0'))
     if (translated.some((a) => a === undefined)) return unsupported(`bind address '${addresses}' is not host:port`)
-    this.listen.push(...(translated as string[]))
-    return options.length === 0 ? 'done' : unsupported(`bind options '${options.join(' ')}' are not translated`)
+    const ssl = bindSsl(options)
+    if (typeof ssl === 'string') return unsupported(ssl)
+    if (ssl !== undefined) {
+      if (this.tls !== undefined && JSON.stringify(this.tls.value) !== JSON.stringify(ssl)) {
+        return unsupported('another bind line of this frontend has other TLS settings; Switchyard has one per frontend')
+      }
+      this.tls = { value: ssl, line }
+    }
+    ;(ssl === undefined ? this.listen : this.tlsListen).push(...(translated as string[]))
+    return 'done'
+  }
+
+  /** `redirect scheme https [code N] [if !{ ssl_fc } | unless { ssl_fc }]`: every plain request goes to https. */
+  private redirect(args: readonly string[]): LineResult {
+    const [kind, scheme, ...rest] = args
+    if (kind !== 'scheme' || scheme !== 'https') return unsupported('only `redirect scheme https` translates')
+    const words = rest[0] === 'code' ? rest.slice(2) : rest
+    const condition = words.join(' ')
+    if (condition !== '' && condition !== 'if !{ ssl_fc }' && condition !== 'unless { ssl_fc }') {
+      return unsupported(`a redirect with the condition '${condition}' does not translate (https_redirect answers every request)`)
+    }
+    this.httpsRedirect = true
+    return 'done'
   }
 
   private acl(args: readonly string[]): LineResult {
@@ -90,6 +118,43 @@ export class FrontendConverter {
     if (value === undefined) return unsupported(`'${args[1] ?? ''}' is not a duration`)
     this.timeouts[key] = value
     return 'done'
+  }
+}
+
+/**
+ * TLS options of a bind line (`ssl`, `crt FILE` - a PEM bundle with certificate, chain and key, so it is both
+ * `cert` and `key` -, `alpn`, `ssl-min-ver`), undefined without `ssl`, or why they do not translate.
+ */
+function bindSsl(options: readonly string[]): NonNullable<FrontendInput['tls']> | undefined | string {
+  const crts: string[] = []
+  const other: string[] = []
+  let ssl = false
+  let alpn: string | undefined
+  let minVersion: 'TLSv1.2' | 'TLSv1.3' | undefined
+  for (let i = 0; i < options.length; i++) {
+    const word = options[i]!
+    const value = options[i + 1]
+    if (word === 'ssl') ssl = true
+    else if (word === 'crt' || word === 'alpn' || word === 'ssl-min-ver') {
+      i++
+      if (value === undefined) return `${word} needs a value`
+      if (word === 'crt') crts.push(value)
+      else if (word === 'alpn') alpn = value
+      else if (value === 'TLSv1.2' || value === 'TLSv1.3') minVersion = value
+      else return `ssl-min-ver ${value}: Switchyard accepts TLSv1.2 or TLSv1.3 only`
+    } else other.push(word)
+  }
+  if (other.length > 0) return `bind options '${other.join(' ')}' are not translated`
+  if (!ssl) return crts.length > 0 || alpn !== undefined || minVersion !== undefined ? 'crt, alpn and ssl-min-ver need ssl' : undefined
+  const [first, ...more] = crts
+  if (first === undefined) return 'bind ... ssl needs crt FILE (a crt-list or a directory does not translate)'
+  return {
+    cert: first,
+    key: first,
+    ...(more.length > 0 ? { certificates: more.map((c) => ({ cert: c, key: c })) } : {}),
+    // HAProxy offers HTTP/2 only when alpn lists h2.
+    http2: alpn?.split(',').includes('h2') ?? false,
+    ...(minVersion !== undefined ? { min_version: minVersion } : {}),
   }
 }
 

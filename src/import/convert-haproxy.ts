@@ -50,7 +50,7 @@ export function convertHaproxy(parsed: ParsedHaproxy): Conversion {
     if (section.kind === 'global' || section.kind === 'defaults') continue
     const proxy: Proxy = {
       section,
-      common: { stats: false, httplog: false, tcp: false },
+      common: { stats: false, httplog: false, tcplog: false, tcp: false },
       frontend: section.kind === 'backend' ? undefined : new FrontendConverter(),
       backend: section.kind === 'frontend' ? undefined : new BackendConverter(sink),
     }
@@ -83,14 +83,15 @@ function assemble(proxies: readonly Proxy[], report: Report): ConfigInput {
   let adminListen: string | undefined
   for (const proxy of proxies) {
     const name = switchyardName(proxy.section.name)
-    if (proxy.common.tcp) {
-      report(headerLine(proxy.section), `${proxy.section.kind} '${proxy.section.name}' is in TCP mode, which is not supported yet, so it is left out`)
-      continue
-    }
+    const tcp = proxy.common.tcp
     const backend = proxy.backend?.finish()
+    if (tcp && backend?.sticky !== undefined) {
+      report(headerLine(proxy.section), 'cookie persistence does not exist in TCP mode; it is left out (balance source keeps a client on its server)')
+      delete backend.sticky
+    }
     proxy.backend?.lateProblems.forEach((p) => report(p.line, p.reason))
     const frontend = proxy.frontend
-    const statsOnly = proxy.common.stats && frontend !== undefined && frontend.routes.length === 0 &&
+    const statsOnly = proxy.common.stats && frontend !== undefined && frontend.routes.length === 0 && frontend.tlsListen.length === 0 &&
       frontend.defaultBackend === undefined && Object.keys(backend?.servers ?? {}).length === 0
     if (statsOnly) {
       // A proxy that only serves HAProxy's stats page becomes the admin listener, where Switchyard's page lives.
@@ -99,21 +100,41 @@ function assemble(proxies: readonly Proxy[], report: Report): ConfigInput {
     }
     if (backend !== undefined) backends[name] = backend
     if (frontend === undefined) continue
-    if (frontend.listen.length === 0) {
+    if (frontend.listen.length === 0 && frontend.tlsListen.length === 0) {
       report(headerLine(proxy.section), `${proxy.section.kind} '${proxy.section.name}' has no address Switchyard can listen on, so it is left out`)
       continue
     }
-    frontends[name] = {
-      listen: frontend.listen.length === 1 ? frontend.listen[0]! : frontend.listen,
+    if (tcp && frontend.tls !== undefined) {
+      report(frontend.tls.line, `TLS termination on a TCP frontend is not supported yet, so ${proxy.section.kind} '${proxy.section.name}' is left out`)
+      continue
+    }
+    if (tcp) {
+      // Switchyard's tcp frontends send every connection to their default backend.
+      for (const route of frontend.routes) report(route.line, 'use_backend in TCP mode does not translate: a tcp frontend has one default_backend')
+      frontend.routes.length = 0
+    }
+    const { client } = frontend.timeouts
+    const timeouts = tcp ? (client === undefined ? {} : { client }) : frontend.timeouts
+    const common: FrontendInput = {
+      listen: [],
+      ...(tcp ? { mode: 'tcp' as const } : {}),
       ...(frontend.routes.length > 0 ? { routes: frontend.routes.map((r) => r.route) } : {}),
       ...(frontend.defaultBackend !== undefined ? { default_backend: frontend.defaultBackend.name } : backend !== undefined ? { default_backend: name } : {}),
-      ...(Object.keys(frontend.timeouts).length > 0 ? { timeouts: frontend.timeouts } : {}),
+      ...(Object.keys(timeouts).length > 0 ? { timeouts } : {}),
+    }
+    const listen = (list: readonly string[]): string | string[] => (list.length === 1 ? list[0]! : [...list])
+    // One frontend has one TLS setting: plain binds beside `ssl` ones become a frontend of their own, which
+    // redirects to https when the section did (`redirect scheme https if !{ ssl_fc }`).
+    const plainName = frontend.tlsListen.length > 0 ? `${name}_plain` : name
+    if (frontend.tlsListen.length > 0) frontends[name] = { ...common, listen: listen(frontend.tlsListen), tls: frontend.tls!.value }
+    if (frontend.listen.length > 0) {
+      frontends[plainName] = { ...common, listen: listen(frontend.listen), ...(frontend.httpsRedirect ? { https_redirect: true } : {}) }
     }
   }
   dropMissingReferences(proxies, frontends, backends, report)
   return {
     ...(proxies.some((p) => p.common.stats) ? { admin: { listen: adminListen ?? DEFAULT_ADMIN_LISTEN } } : {}),
-    ...(proxies.some((p) => p.common.httplog) ? { access_log: { format: 'httplog' as const } } : {}),
+    ...(proxies.some((p) => p.common.httplog) ? { access_log: { format: 'httplog' as const } } : proxies.some((p) => p.common.tcplog) ? { access_log: true } : {}),
     frontends,
     backends,
   }
@@ -122,20 +143,26 @@ function assemble(proxies: readonly Proxy[], report: Report): ConfigInput {
 /** Routes to a backend that is not in the result would fail `check`; they are reported at their line instead. */
 function dropMissingReferences(proxies: readonly Proxy[], frontends: Record<string, FrontendInput>, backends: Record<string, BackendInput>, report: Report): void {
   for (const proxy of proxies) {
-    const frontend = frontends[switchyardName(proxy.section.name)]
-    if (frontend === undefined || proxy.frontend === undefined) continue
-    const kept = proxy.frontend.routes.filter((r) => {
-      if (r.route.backend in backends) return true
-      report(r.line, `backend '${r.route.backend}' is not in the translated configuration`)
-      return false
-    })
-    if (kept.length > 0) frontend.routes = kept.map((r) => r.route)
-    else delete frontend.routes
-    const fallback = proxy.frontend.defaultBackend
-    if (frontend.default_backend !== undefined && !(frontend.default_backend in backends)) {
-      if (fallback !== undefined) report(fallback.line, `backend '${fallback.name}' is not in the translated configuration`)
-      delete frontend.default_backend
+    for (const key of [switchyardName(proxy.section.name), `${switchyardName(proxy.section.name)}_plain`]) {
+      const frontend = frontends[key]
+      if (frontend !== undefined && proxy.frontend !== undefined) keepKnownBackends(proxy.frontend, frontend, backends, report)
     }
+  }
+}
+
+/** Keeps the routes and default of one frontend that name translated backends; reports the others at their line. */
+function keepKnownBackends(source: FrontendConverter, frontend: FrontendInput, backends: Record<string, BackendInput>, report: Report): void {
+  const kept = source.routes.filter((r) => {
+    if (r.route.backend in backends) return true
+    report(r.line, `backend '${r.route.backend}' is not in the translated configuration`)
+    return false
+  })
+  if (kept.length > 0) frontend.routes = kept.map((r) => r.route)
+  else delete frontend.routes
+  const fallback = source.defaultBackend
+  if (frontend.default_backend !== undefined && !(frontend.default_backend in backends)) {
+    if (fallback !== undefined) report(fallback.line, `backend '${fallback.name}' is not in the translated configuration`)
+    delete frontend.default_backend
   }
 }
 

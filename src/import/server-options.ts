@@ -7,7 +7,10 @@ export interface ServerOptions {
   weight?: number
   maxconn?: number
   cookie?: string
-  /** Health timing and slow start, keyed by their Switchyard names (health.* or slow_start). */
+  /**
+   * Settings Switchyard keeps per backend, keyed by their Switchyard names: health timing (health.*), slow_start,
+   * and the connection options proxy_protocol, tls (`ssl`), check_tls (`check-ssl`), verify and ca.
+   */
   perBackend: Record<string, string | number>
   problems: string[]
 }
@@ -48,6 +51,18 @@ export function parseServerOptions(words: readonly string[]): ServerOptions {
     } else if (word === 'cookie') {
       i++
       options.cookie = value ?? ''
+    } else if (word === 'send-proxy' || word === 'send-proxy-v2') {
+      options.perBackend.proxy_protocol = word === 'send-proxy' ? 'v1' : 'v2'
+    } else if (word === 'ssl' || word === 'check-ssl') {
+      options.perBackend[word === 'ssl' ? 'tls' : 'check_tls'] = 'on'
+    } else if (word === 'verify') {
+      i++
+      if (value !== 'none' && value !== 'required') options.problems.push(`verify '${value ?? ''}' is not none or required`)
+      else options.perBackend.verify = value
+    } else if (word === 'ca-file') {
+      i++
+      if (value === undefined) options.problems.push('ca-file needs a file')
+      else options.perBackend.ca = value
     } else options.problems.push(`server option '${word}' is not translated`)
   }
   return options

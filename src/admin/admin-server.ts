@@ -11,6 +11,7 @@ import type { BalancerControl } from './balancer-control.js'
 import { BearerAuth } from './bearer-auth.js'
 import { deploymentRoutes } from './deployment-routes.js'
 import { EventStreams } from './event-stream.js'
+import { openApiRoute } from './openapi.js'
 import { readJsonBody } from './read-json-body.js'
 import { readsNeedToken } from './read-policy.js'
 import { crossSiteReason, crossSiteReply } from './same-origin.js'
@@ -42,6 +43,9 @@ export class AdminServer {
   /** Set by the balancer once the configuration is loaded and every listener is bound. */
   ready = false
 
+  /** Every route this listener serves (test/admin-openapi.test.ts compares them with the OpenAPI document). */
+  readonly routes: readonly AdminRoute[]
+
   private readonly server: http.Server
   private readonly router: AdminRouter
   private readonly auth: BearerAuth
@@ -59,14 +63,16 @@ export class AdminServer {
     this.statsPublic = options.statsPublic
     this.rates = new RequestRates(() => requestCounts(control.state()))
     this.streams = new EventStreams(control.events, options.heartbeatMs)
-    this.router = new AdminRouter([
+    this.routes = [
       this.healthRoute(),
       ...serverRoutes(control),
       ...deploymentRoutes(control),
       ...statsRoutes(control, this.rates),
       this.streams.route(),
       ...(options.metrics === undefined ? [] : [metricsRoute(options.metrics)]),
-    ])
+      openApiRoute(),
+    ]
+    this.router = new AdminRouter(this.routes)
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.log.error({ event: 'admin.failed', err }, 'admin request failed')

@@ -138,6 +138,14 @@ program
     process.exitCode = await importCommand(format, file, opts)
   })
 
+program
+  .command('openapi')
+  .description('print the OpenAPI description of the admin API (docs/openapi.json)')
+  .action(async () => {
+    const { openApiCommand } = await import('./commands/openapi.js')
+    process.exitCode = openApiCommand()
+  })
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`switchyard: ${err instanceof Error ? err.message : String(err)}\n`)
   process.exit(1)

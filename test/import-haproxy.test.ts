@@ -216,6 +216,30 @@ describe('import haproxy: a balancer started from the result', () => {
     assert.deepEqual(answers.sort(), ['master1', 'master1', 'master1', 'master2', 'master2', 'master2'])
   })
 
+  it('serves the listen section over TLS to its servers, keeps a client on one server, and has the stats page', async () => {
+    const cert = makeSelfSigned()
+    stops.push(async () => cert.remove())
+    const servers = new Map<string, { address: string }>()
+    for (const name of ['a1', 'a2']) {
+      const server = https.createServer({ key: cert.key, cert: cert.cert }, (_req, res) => res.end(name))
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      stops.push(async () => {
+        server.closeAllConnections()
+        await new Promise<void>((resolve) => server.close(() => resolve()))
+      })
+      servers.set(name, { address: `127.0.0.1:${(server.address() as AddressInfo).port}` })
+    }
+    const lb = await startBalancer(onTestPorts(convert('listen-with-stats.cfg').config, servers))
+    stops.push(() => lb.stop(0))
+    await waitFor('both servers UP', () => (lb.state().backends[0]!.servers.every((s) => s.state === 'UP') ? true : undefined), 15_000)
+    const answers = new Set<string>()
+    for (let i = 0; i < 10; i++) answers.add((await request(lb.url('app'))).body)
+    assert.equal(answers.size, 1, 'balance source keeps one client on one server')
+    assert.match([...answers][0]!, /^a[12]$/)
+    const stats = await request(`http://${lb.adminListen!.host}:${lb.adminListen!.port}/stats`)
+    assert.equal(stats.status, 200)
+  })
+
   it('splits traffic 1:9 like the weights of the canary configuration', async () => {
     const backends = await startBackends(['canary', 'stable'])
     stops.push(async () => { for (const b of backends.values()) await b.close() })

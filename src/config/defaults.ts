@@ -7,6 +7,11 @@ export const DEFAULTS = {
     listen: '127.0.0.1:9900',
   },
   state_dir: '.switchyard',
+  cluster: {
+    prefix: '/switchyard',
+    lease_ttl: '10s',
+    request_timeout: '2s',
+  },
   access_log: true,
   access_log_format: 'json',
   frontend: {

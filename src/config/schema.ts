@@ -149,8 +149,23 @@ const adminSchema = strict({
   stats_public: z.boolean().optional(),
 })
 
+/** Shared runtime state in etcd (docs/high-availability.md): every balancer with the same prefix agrees. */
+const clusterSchema = strict({
+  /** etcd endpoints (v3 API), e.g. http://10.0.0.5:2379. */
+  etcd: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an etcd endpoint is http(s)://host:port')).min(1, 'cluster.etcd needs at least one endpoint'),
+  /** Key prefix under which this cluster's state lives (several clusters may share one etcd). */
+  prefix: z.string().regex(/^\/[^\s]*[^/\s]$/, 'a prefix starts with / and does not end with /').default(DEFAULTS.cluster.prefix),
+  /** The name this balancer has in the cluster (release ownership, logs); default: the host name and admin port. */
+  node: z.string().regex(/^[\w.:-]+$/, 'a node name may use letters, digits, "_", ".", ":" and "-"').optional(),
+  /** Lifetime of this balancer's lease: a balancer gone for longer loses the releases it runs to another one. */
+  lease_ttl: duration.prefault(DEFAULTS.cluster.lease_ttl),
+  /** Time allowed for one etcd request; past it the write is refused (the balancer keeps serving). */
+  request_timeout: duration.prefault(DEFAULTS.cluster.request_timeout),
+})
+
 export const configSchema = strict({
   admin: adminSchema.optional(),
+  cluster: clusterSchema.optional(),
   state_dir: z.string().min(1).default(DEFAULTS.state_dir),
   /** true/false, or { format: json | httplog }: one line per request on stdout. */
   access_log: z
@@ -172,5 +187,6 @@ export type UpstreamTlsConfig = NonNullable<BackendConfig['tls']>
 export type BalanceAlgorithm = (typeof BALANCE_ALGORITHMS)[number]
 export type RetryCondition = (typeof RETRY_CONDITIONS)[number]
 export type ServiceConfig = Config['services'][string]
+export type ClusterConfig = NonNullable<Config['cluster']>
 export type ProviderConfig = ServiceConfig['provider']
 export type StrategyConfig = ServiceConfig['strategy']

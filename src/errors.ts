@@ -50,6 +50,9 @@ export const ERRORS = {
   SY_ERR_NO_PREVIOUS_RELEASE: { status: 409, message: "service '{service}' has no previous release to go back to" },
   SY_ERR_STRATEGY_UNSUPPORTED: { status: 400, message: '{reason}' },
 
+  // Cluster (shared state in etcd)
+  SY_ERR_CLUSTER_UNAVAILABLE: { status: 503, message: 'the shared state in etcd cannot be reached ({reason}); nothing was changed' },
+
   // Process
   SY_ERR_LISTEN: { status: 500, message: 'cannot listen on {address}: {reason}' },
   SY_ERR_INTERNAL: { status: 500, message: 'internal error: {reason}' },

@@ -1,5 +1,9 @@
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { AdminServer } from './admin/admin-server.js'
+import { applyStateChanges } from './cluster/apply-state-change.js'
+import { ClusterControl } from './cluster/cluster-control.js'
+import { ClusterState } from './cluster/cluster-state.js'
+import { planStateChange } from './cluster/plan-state-change.js'
 import type { BalancerControl, DrainOutcome, NewServer, ServerChange, ServerView, ServiceView, StateView } from './admin/balancer-control.js'
 import type { DeploymentRecord } from './deploy/deployment-record.js'
 import { Services, type SteerAction } from './deploy/services.js'
@@ -20,6 +24,7 @@ import { Runtime } from './runtime/runtime.js'
 import { emptyRuntimeState, runtimeStateSchema, serverKey, type RuntimeState, type ServiceState } from './runtime/runtime-state.js'
 import type { AdminState, Server } from './runtime/server.js'
 import { StateFile } from './runtime/state-file.js'
+import { VrrpRoleWatcher } from './ha/vrrp-role.js'
 
 export interface LoadBalancerOptions {
   /** The balancer's own log (default: silent, for library use). */
@@ -48,11 +53,17 @@ export class LoadBalancer implements BalancerControl {
   readonly configFile: string | undefined
   private readonly stateFile: StateFile<RuntimeState>
   private runtimeState: RuntimeState
+  /** The latest save of the runtime state (saves run in call order: it settles after all earlier ones). */
+  private lastSave: Promise<void> = Promise.resolve()
   private reloading: Promise<void> = Promise.resolve()
   /** Releases of the configured services. */
   readonly services: Services
   /** State changes for the events stream and the stats page. */
   readonly events = new EventBus()
+  /** The VRRP role keepalived reports for this balancer (docs/high-availability.md). */
+  readonly vrrp: VrrpRoleWatcher
+  /** With `cluster:`, the runtime state shared through etcd (docs/shared-state.md). */
+  readonly cluster: ClusterState | undefined
 
   private constructor(config: Config, log: Logger, configFile: string | undefined, stateFile: StateFile<RuntimeState>, state: RuntimeState) {
     this.config = config
@@ -61,12 +72,26 @@ export class LoadBalancer implements BalancerControl {
     this.stateFile = stateFile
     this.runtimeState = state
     this.runtime = new Runtime(config, log, state, this.events)
+    this.vrrp = new VrrpRoleWatcher(stateDir(config, configFile), { log, onChange: (view) => this.events.publish('ha', { ...view }) })
     const access = config.access_log
     this.accessLog = access === false ? undefined : new AccessLog(log, access === true ? 'json' : access.format)
     for (const [name, fe] of Object.entries(config.frontends)) {
       this.frontends.set(name, createFrontend(name, fe, this.runtime, { accessLog: this.accessLog, log }))
     }
-    this.admin = new AdminServer({ control: this, token: config.admin?.token, statsPublic: config.admin?.stats_public, metrics: metricsRoutes(this), log })
+    this.cluster =
+      config.cluster === undefined
+        ? undefined
+        : new ClusterState(config.cluster, {
+            log,
+            events: this.events,
+            sharedState: () => this.runtimeState,
+            applyRuntimeState: (next) => this.applyRuntimeState(next),
+            deploymentChanged: (record) => void this.services.replicate(record).catch((err: unknown) => log.error({ event: 'deploy.save_failed', err }, 'could not save a shared deployment')),
+            runsDeployment: (id) => this.services.runs(id),
+          })
+    // With a cluster, the admin side's writes go through etcd first.
+    const control = this.cluster === undefined ? this : new ClusterControl(this, this.cluster)
+    this.admin = new AdminServer({ control, token: config.admin?.token, statsPublic: config.admin?.stats_public, metrics: metricsRoutes(this), log })
     this.services = new Services(
       {
         config: () => this.config,
@@ -75,9 +100,11 @@ export class LoadBalancer implements BalancerControl {
         updateServiceState: (service, change) => {
           const current = this.runtimeState.services[service] ?? { instances: [] }
           this.persist({ ...this.runtimeState, services: { ...this.runtimeState.services, [service]: change(current) } })
+          this.cluster?.serviceChanged(service, this.runtimeState.services[service])
         },
         log,
         events: this.events,
+        shared: this.cluster,
       },
       stateDir(config, configFile),
     )
@@ -93,6 +120,9 @@ export class LoadBalancer implements BalancerControl {
     const lb = new LoadBalancer(config, log, options.configFile, stateFile, state)
     try {
       lb.adminAddress = await lb.admin.listen(config.admin?.listen ?? (parseHostPort(DEFAULTS.admin.listen) as HostPort))
+      await lb.vrrp.start()
+      // The shared state is applied before the frontends open and the services start.
+      await lb.cluster?.start(lb.adminAddress.port)
       for (const frontend of lb.frontends.values()) await frontend.listen()
       await lb.services.start()
     } catch (err) {
@@ -123,7 +153,7 @@ export class LoadBalancer implements BalancerControl {
   // ---- BalancerControl ----
 
   state(): StateView {
-    return buildStateView(this.frontends.values(), this.runtime.backends.values(), this.serviceViews())
+    return { ...buildStateView(this.frontends.values(), this.runtime.backends.values(), this.serviceViews(), this.vrrp.view()), cluster: this.cluster?.view() ?? null }
   }
 
   private serviceViews(): ServiceView[] {
@@ -145,6 +175,15 @@ export class LoadBalancer implements BalancerControl {
   /** A service's persisted state: current and previous version, instances, rotation. */
   serviceState(service: string): ServiceState {
     return this.runtimeState.services[service] ?? { instances: [] }
+  }
+
+  /**
+   * Makes the runtime match `next` (the shared state in etcd changed, remotely or by a write committed here):
+   * the differences from the current state are planned, then applied; the state file follows.
+   */
+  applyRuntimeState(next: RuntimeState): void {
+    applyStateChanges(this.runtime, this.config, planStateChange(this.config, this.runtimeState, next), this.log)
+    this.persist(next)
   }
 
   deploy(service: string, version: string, strategy?: string): DeploymentRecord {
@@ -319,12 +358,34 @@ export class LoadBalancer implements BalancerControl {
       const newWeight = after.backends[backend]?.servers[server]?.weight
       servers[key] = oldWeight !== newWeight ? { admin: override.admin } : override
     }
-    return { ...this.runtimeState, servers }
+    // The same for a server of the file removed and added again through the API (its address changed, say): it
+    // stays as added until the file's entry for it is edited.
+    const added: RuntimeState['added'] = {}
+    for (const [key, spec] of Object.entries(this.runtimeState.added)) {
+      const [backend, server] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)]
+      const oldEntry = before.backends[backend]?.servers[server]
+      const newEntry = after.backends[backend]?.servers[server]
+      if (newEntry === undefined || JSON.stringify(oldEntry) === JSON.stringify(newEntry)) added[key] = spec
+    }
+    return { ...this.runtimeState, servers, added }
   }
 
   private persist(state: RuntimeState): void {
     this.runtimeState = state
-    this.stateFile.save(state).catch((err: unknown) => this.log.error({ event: 'state.save_failed', err }, 'could not save the runtime state'))
+    const saved = this.stateFile.save(state)
+    this.lastSave = saved
+    saved.catch((err: unknown) => this.log.error({ event: 'state.save_failed', err }, 'could not save the runtime state'))
+  }
+
+  /**
+   * Resolves once every change so far is on disk: the runtime state (rejects when its latest save failed) and the
+   * deployment records. The admin API answers a write only then, so that a kill -9 right after the answer loses
+   * nothing that was acknowledged (resilience suite, test/resilience/state-durability.test.ts: writes were answered
+   * before their save, which queued behind the others, and up to ~30 acknowledged weight changes and new
+   * deployments were missing after a kill -9).
+   */
+  async durable(): Promise<void> {
+    await Promise.all([this.lastSave, this.services.flushed()])
   }
 
   private backendNamed(name: string): Backend {
@@ -348,8 +409,10 @@ export class LoadBalancer implements BalancerControl {
     this.log.info({ event: 'stopping', grace_ms: graceMs }, 'stopping')
     await Promise.all([...this.frontends.values()].map((fe) => fe.close(graceMs)))
     await this.services.close()
+    await this.cluster?.stop()
     await this.runtime.close()
     await this.admin.close()
+    this.vrrp.close()
     this.log.info({ event: 'stopped' }, 'stopped')
   }
 }

@@ -127,7 +127,8 @@ describe('the stats page in a browser', () => {
       return s2.state === 'DRAIN' ? true : undefined
     })
     await serverRow(page, 'app', 's2').and(page.locator('[data-state="DRAIN"]')).waitFor()
-    assert.match((await page.locator('#message').textContent()) ?? '', /app\/s2: admin drain/)
+    // The live row can turn DRAIN (events stream) before the API's answer, which comes once the change is saved.
+    await waitFor('the page reports the drain', async () => (/app\/s2: admin drain/.test((await page.locator('#message').textContent()) ?? '') ? true : undefined))
     assert.equal(await page.evaluate(() => (globalThis as { stillTheSamePage?: boolean }).stillTheSamePage), true)
     await screenshot(page, 'stats-page.png')
   })

@@ -48,6 +48,7 @@ export class AdminServer {
 
   private readonly server: http.Server
   private readonly router: AdminRouter
+  private readonly control: BalancerControl
   private readonly auth: BearerAuth
   private readonly log: Logger
   private readonly statsPublic: boolean | undefined
@@ -58,6 +59,7 @@ export class AdminServer {
 
   constructor(options: AdminServerOptions) {
     const { control } = options
+    this.control = control
     this.auth = new BearerAuth(options.token)
     this.log = options.log ?? silentLogger()
     this.statsPublic = options.statsPublic
@@ -125,11 +127,8 @@ export class AdminServer {
       reply = errorReply(err)
       if (!(err instanceof SwitchyardError)) this.log.error({ event: 'admin.failed', method, path: rawPath, err }, 'admin request failed')
     }
-    if (!req.complete) {
-      // An unread (refused or oversized) body: answer, then close rather than read it to the end.
-      reply = { ...reply, headers: { ...reply.headers, connection: 'close' } }
-      req.resume()
-    }
+    // An unread (refused or oversized) body: answered at once, the rest is dropped (see discardRest).
+    if (!req.complete) discardRest(req)
     if (method !== 'GET' && method !== 'HEAD') {
       this.log.info({ event: 'admin.write', method, path: rawPath, status: reply.status }, `${method} ${rawPath} -> ${reply.status}`)
     }
@@ -154,6 +153,37 @@ export class AdminServer {
         return errorReply(err, { 'www-authenticate': 'Bearer realm="switchyard"' })
       }
     }
-    return match.handler({ params: match.params, query, readBody: () => readJsonBody(req) })
+    const reply = await match.handler({ params: match.params, query, readBody: () => readJsonBody(req) })
+    // A write is acknowledged once it is on disk: a kill -9 right after the answer must not lose it (invariant 7;
+    // resilience suite, test/resilience/state-durability.test.ts).
+    if (write && reply.status < 400) await this.control.durable?.()
+    return reply
   }
+}
+
+/** How much of an unread body is still read and dropped after the answer, and for how long, before the cut. */
+const DISCARD_LIMIT = 16 * 1024 * 1024
+const DISCARD_MS = 5000
+
+/**
+ * Reads the rest of a body the answer did not need, and drops it. Closing the connection with unread bytes makes
+ * the kernel send a reset, which can destroy the answer before the client reads it: a client still sending 10 MB
+ * got a connection reset instead of the 413 (resilience suite, test/resilience/admin-surface.test.ts). Memory
+ * stays bounded (nothing is kept); a body beyond DISCARD_LIMIT, or still arriving after DISCARD_MS, is cut after
+ * all - by then the client had time to read the answer. A body that ends in time leaves the connection usable.
+ */
+function discardRest(req: http.IncomingMessage): void {
+  let dropped = 0
+  const cut = (): void => {
+    req.socket.destroy()
+  }
+  const timer = setTimeout(cut, DISCARD_MS)
+  timer.unref()
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length
+    if (dropped > DISCARD_LIMIT) cut()
+  })
+  req.once('end', () => clearTimeout(timer))
+  req.once('close', () => clearTimeout(timer))
+  req.resume()
 }

@@ -1,4 +1,5 @@
 import type { DeploymentRecord } from '../deploy/deployment-record.js'
+import type { HaView } from '../ha/role-file.js'
 import type { BalancerEvent } from '../runtime/event-bus.js'
 import type { AdminState, EffectiveState, Health } from '../runtime/server.js'
 
@@ -99,10 +100,30 @@ export interface ServiceView {
   readonly deployment: { readonly id: string; readonly status: string; readonly to: string; readonly strategy: string } | null
 }
 
+/** A balancer's link to the shared state in etcd (`cluster:`). */
+export interface ClusterView {
+  /** This balancer's name in the cluster. */
+  readonly node: string
+  readonly prefix: string
+  readonly endpoints: string[]
+  /** The watch on the prefix is established (changes of other balancers arrive). */
+  readonly connected: boolean
+  /** The shared state was read at least once (until then the local state file serves, and writes are refused). */
+  readonly synced: boolean
+  /** The newest etcd revision this balancer has seen. */
+  readonly revision: number
+  /** Why it is not connected (null when it is). */
+  readonly error: string | null
+}
+
 export interface StateView {
   readonly frontends: FrontendView[]
   readonly backends: BackendView[]
   readonly services: ServiceView[]
+  /** The shared state in etcd; null without `cluster:` (a control without one may leave it out). */
+  readonly cluster?: ClusterView | null
+  /** The VRRP role keepalived last reported for this balancer (docs/high-availability.md); a control without one may leave it out. */
+  readonly ha?: HaView
 }
 
 export interface ServerChange {
@@ -138,20 +159,23 @@ export interface EventFeed {
 export interface BalancerControl {
   /** State changes for `GET /api/v1/events` (absent: the stream only sends heartbeats). */
   readonly events?: EventFeed
+  /** Resolves once every change so far is durable; a successful write is answered only then (when present). */
+  durable?(): Promise<void>
   state(): StateView
   server(backend: string, server: string): ServerView
-  changeServer(backend: string, server: string, change: ServerChange): ServerView
+  // Writes may answer later: with `cluster:` they are committed in etcd before they are applied.
+  changeServer(backend: string, server: string, change: ServerChange): ServerView | Promise<ServerView>
   /** Resolves when the server has no request in flight, or after timeoutMs. */
   waitDrained(backend: string, server: string, timeoutMs: number): Promise<DrainOutcome>
   /** Adds a server; it starts STARTING and takes traffic only after passing its checks. */
-  addServer(backend: string, server: NewServer): ServerView
+  addServer(backend: string, server: NewServer): ServerView | Promise<ServerView>
   /** Drains the server (up to timeoutMs), then removes it. */
   removeServer(backend: string, server: string, timeoutMs: number): Promise<DrainOutcome>
   /** Re-reads the configuration file; throws (and changes nothing) when it is invalid. */
   reload(): Promise<void>
   /** Starts a release of `service` to `version`; it runs in the background (see deployment()). */
-  deploy(service: string, version: string, strategy?: string): DeploymentRecord
-  rollback(service: string): DeploymentRecord
+  deploy(service: string, version: string, strategy?: string): DeploymentRecord | Promise<DeploymentRecord>
+  rollback(service: string): DeploymentRecord | Promise<DeploymentRecord>
   deployment(id: string): Promise<DeploymentRecord>
   /** Newest first. */
   deployments(service?: string): Promise<DeploymentRecord[]>

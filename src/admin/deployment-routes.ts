@@ -24,7 +24,7 @@ export function deploymentRoutes(control: BalancerControl): AdminRoute[] {
         POST: async (req) => {
           allowOnly(req.query, [])
           const { service, version, strategy } = validateBody(deployBody, await req.readBody())
-          return ok(control.deploy(service, version, strategy), 202)
+          return ok(await control.deploy(service, version, strategy), 202)
         },
       },
     },
@@ -49,7 +49,7 @@ export function deploymentRoutes(control: BalancerControl): AdminRoute[] {
         POST: async (req) => {
           allowOnly(req.query, [])
           validateBody(emptyBody, await req.readBody())
-          return ok(control.rollback(param(req, 'service')), 202)
+          return ok(await control.rollback(param(req, 'service')), 202)
         },
       },
     },

@@ -9,6 +9,7 @@ import { z } from 'zod'
 import type { DeploymentRecord } from '../deploy/deployment-record.js'
 import { ERRORS, type ErrorCode, type SwitchyardError } from '../errors.js'
 import type { ConfigProblem } from '../config/load-config.js'
+import { VRRP_ROLES, type VrrpRole } from '../ha/role-file.js'
 import { STATS_FIELDS } from '../stats/stats-fields.js'
 import type { StatsDocument } from '../stats/stats-document.js'
 import { deployBody, emptyBody, newServerBody, serverChangeBody } from './admin-bodies.js'
@@ -76,7 +77,28 @@ const serviceView = z.object({
   deployment: z.object({ id: z.string(), status: z.string(), to: z.string(), strategy: z.string() }).nullable(),
 })
 
-const stateView = z.object({ frontends: z.array(frontendView), backends: z.array(backendView), services: z.array(serviceView) })
+const clusterView = z.object({
+  node: z.string().describe("this balancer's name in the cluster"),
+  prefix: z.string(),
+  endpoints: z.array(z.string()),
+  connected: z.boolean().describe('the watch on the shared state in etcd is established'),
+  synced: z.boolean().describe('the shared state was read at least once; until then writes are refused'),
+  revision: count.describe('the newest etcd revision seen'),
+  error: z.string().nullable().describe('why it is not connected; null when it is'),
+})
+
+const haView = z.object({
+  role: z.enum(VRRP_ROLES as [VrrpRole, ...VrrpRole[]]).describe('unknown: no notify from keepalived seen'),
+  since: epochMs.nullable().describe('when keepalived reported this role; null while unknown'),
+})
+
+const stateView = z.object({
+  frontends: z.array(frontendView),
+  backends: z.array(backendView),
+  services: z.array(serviceView),
+  cluster: clusterView.nullable().optional().describe('the shared state in etcd (docs/shared-state.md); null without `cluster:`'),
+  ha: haView.optional().describe('the VRRP role keepalived reported for this balancer (docs/high-availability.md)'),
+})
 
 const drainOutcome = z.object({
   drained: z.boolean().describe('false: the timeout passed with requests still in flight'),
@@ -160,6 +182,7 @@ const statsDocument = z.object({
       }),
     ),
   ),
+  ha: haView.optional().describe("the VRRP role, for the page's badge"),
 })
 
 const configProblem = z.object({ file: z.string(), line: z.number(), col: z.number(), message: z.string() })

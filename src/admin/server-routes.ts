@@ -18,7 +18,7 @@ export function serverRoutes(control: BalancerControl): AdminRoute[] {
         POST: async (req) => {
           allowOnly(req.query, [])
           const server = validateBody(newServerBody, await req.readBody())
-          return ok(control.addServer(param(req, 'backend'), server), 201)
+          return ok(await control.addServer(param(req, 'backend'), server), 201)
         },
       },
     },
@@ -60,7 +60,7 @@ async function changeServer(control: BalancerControl, req: AdminRequest): Promis
   }
   const backend = param(req, 'backend')
   const server = param(req, 'server')
-  const view = control.changeServer(backend, server, change)
+  const view = await control.changeServer(backend, server, change)
   if (!wait) return ok(view)
   const drain = await control.waitDrained(backend, server, timeoutMs)
   return ok({ ...latestView(control, view), drain } satisfies ServerView & { drain: DrainOutcome })

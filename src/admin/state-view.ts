@@ -3,6 +3,7 @@ import type { Frontend } from '../proxy/frontend.js'
 import type { Backend } from '../runtime/backend.js'
 import type { TrafficStats } from '../metrics/traffic-stats.js'
 import type { Server } from '../runtime/server.js'
+import type { HaView } from '../ha/role-file.js'
 import type { BackendView, FrontendView, ServerView, ServiceView, StateView, TrafficView } from './balancer-control.js'
 
 /** The admin views of the live runtime (pure reads: nothing here changes state). */
@@ -76,6 +77,6 @@ function trafficView(stats: TrafficStats, requests: number): TrafficView {
   }
 }
 
-export function buildStateView(frontends: Iterable<Frontend>, backends: Iterable<Backend>, services: ServiceView[]): StateView {
-  return { frontends: [...frontends].map(buildFrontendView), backends: [...backends].map(buildBackendView), services }
+export function buildStateView(frontends: Iterable<Frontend>, backends: Iterable<Backend>, services: ServiceView[], ha?: HaView): StateView {
+  return { frontends: [...frontends].map(buildFrontendView), backends: [...backends].map(buildBackendView), services, ...(ha === undefined ? {} : { ha }) }
 }

@@ -7,6 +7,9 @@ import { Argument, Command } from 'commander'
 import type { AdminOptions } from './admin-client.js'
 import type { DeployOptions } from './commands/deploy.js'
 import type { SteerAction } from './commands/steer.js'
+import type { HaKeepalivedOptions } from './commands/ha-keepalived.js'
+import type { HaRoleOptions } from './commands/ha-role.js'
+import type { HaYieldOptions } from './commands/ha-yield.js'
 
 const program = new Command()
 program.name('switchyard').description('A load balancer that also runs releases.').showHelpAfterError()
@@ -144,6 +147,78 @@ program
   .action(async () => {
     const { openApiCommand } = await import('./commands/openapi.js')
     process.exitCode = openApiCommand()
+  })
+
+const ha = program.command('ha').description('run two balancers as a keepalived (VRRP) pair: configuration, check, role, planned moves')
+const stateDirOption = (cmd: Command): Command =>
+  cmd
+    .option('--state-dir <dir>', "the balancer's state folder (where vrrp-role and vrrp-yield live)")
+    .option('-c, --config <file>', 'find the state folder from this configuration file (state_dir)')
+
+ha.command('keepalived')
+  .description("write (--out DIR) or print keepalived's configuration for one balancer of the pair, and its check and notify scripts")
+  .option('--vip <cidr>', 'the virtual IP with its prefix length, e.g. 10.0.0.100/24')
+  .option('--interface <name>', 'the interface that carries the VIP, e.g. eth0')
+  .option('--priority <n>', '1-254: e.g. 150 on one balancer, 100 on the other (decides only who wins when both start)')
+  .option('--peer <address>', "the other balancer's address, for unicast adverts (repeatable)", (v: string, all: string[] = []) => [...all, v])
+  .option('--source <address>', "this balancer's own address for the adverts (default: the interface's primary address)")
+  .option('--router-id <n>', 'virtual_router_id, 1-255: the same on both, unique on the network segment', '51')
+  .option('--advert-int <seconds>', 'seconds between adverts', '1')
+  .option('--auth-pass <password>', 'VRRP password, up to 8 characters (the same on both)')
+  .option('--instance <name>', 'name of the vrrp_instance', 'switchyard')
+  .option('--script-user <user>', 'user that runs the check and notify scripts (it must be able to write the state folder)', 'root')
+  .option('--admin <url>', "the balancer's admin listener (default: from -c, else http://127.0.0.1:9900)")
+  .option('--state-dir <dir>', "the balancer's state folder (default: from -c)")
+  .option('-c, --config <file>', "the balancer's configuration file: admin listener and state folder")
+  .option('--track-file <path>', 'the file `ha yield` writes (default: STATE_DIR/vrrp-yield)')
+  .option('--out <dir>', 'write keepalived.conf and its two scripts into this folder (default: print the configuration, which expects them in /etc/keepalived)')
+  .action(async (opts: HaKeepalivedOptions) => {
+    const { haKeepalivedCommand } = await import('./commands/ha-keepalived.js')
+    process.exitCode = await haKeepalivedCommand(opts)
+  })
+
+ha.command('check')
+  .description("the request keepalived's check makes, with the reason: exit 0 when the balancer's /healthz answers 200 in time, else 1")
+  .option('--admin <url>', 'admin listener URL (default: from -c, else http://127.0.0.1:9900)')
+  .option('-c, --config <file>', "find the balancer from this configuration file's admin section")
+  .option('--timeout <duration>', 'how long the answer may take', '500ms')
+  .action(async (opts: AdminOptions & { timeout: string }) => {
+    const { haCheckCommand } = await import('./commands/ha-check.js')
+    process.exitCode = await haCheckCommand(opts)
+  })
+
+for (const [action, description] of [
+  ['yield', 'move the VIP away from this balancer before maintenance (keepalived goes FAULT here)'],
+  ['reclaim', 'make this balancer eligible for the VIP again after maintenance'],
+] as const) {
+  const command = stateDirOption(ha.command(action))
+    .description(description)
+    .option('--track-file <path>', 'the track file (default: STATE_DIR/vrrp-yield)')
+    .option('--wait <duration>', "how long to wait for keepalived's confirmation (exit 1 without it)", '10s')
+    .option('--no-wait', 'write the track file and return at once')
+  if (action === 'yield') {
+    command
+      .option('--peer <url>', "the peer's admin listener: refuse unless it is BACKUP, then wait until it is MASTER")
+      .option('--token <token>', "bearer token for the peer's reads, when they need one (default: $SWITCHYARD_TOKEN, else from -c)")
+  }
+  command.action(async (opts: HaYieldOptions) => {
+    const { haYieldCommand } = await import('./commands/ha-yield.js')
+    process.exitCode = await haYieldCommand(action, opts)
+  })
+}
+
+ha.command('role')
+  .description('show the VRRP role of a balancer (this one or the peer); --wait-for waits until it is reached')
+  .option('--admin <url>', 'admin listener URL (default: from -c, else http://127.0.0.1:9900)')
+  .option('-c, --config <file>', "find the balancer from this configuration file's admin section")
+  .option('--token <token>', 'bearer token, when reads need one (default: $SWITCHYARD_TOKEN, else from -c)')
+  .option('--state-dir <dir>', 'read the role file in this folder instead of asking the balancer')
+  .option('--wait-for <role>', 'return once the role is this one: MASTER, BACKUP, FAULT, STOP')
+  .option('--timeout <duration>', 'how long --wait-for waits (exit 1 after it)', '30s')
+  .option('--json', 'print {"role", "since"}')
+  .action(async (opts: HaRoleOptions) => {
+    const { haRoleCommand } = await import('./commands/ha-role.js')
+    process.exitCode = await haRoleCommand(opts)
   })
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -62,6 +62,8 @@ export interface DeploymentStoreOptions {
   readonly onProblem?: (message: string) => void
   /** Epoch ms, for ids. */
   readonly now?: () => number
+  /** Told of every record saved (a cluster shares it with the other balancers). */
+  readonly onSaved?: (record: DeploymentRecord) => void
 }
 
 interface Pending {
@@ -75,6 +77,8 @@ interface Slot {
   readonly file: StateFile<DeploymentRecord>
   writing: boolean
   pending: Pending | undefined
+  /** The write in flight, if any (for flushed()). */
+  inFlight: Promise<void> | undefined
 }
 
 /**
@@ -86,6 +90,7 @@ export class DeploymentStore {
   readonly dir: string
   private readonly onProblem: (message: string) => void
   private readonly now: () => number
+  private readonly onSaved: ((record: DeploymentRecord) => void) | undefined
   private readonly slots = new Map<string, Slot>()
   private readonly issued = new Set<string>()
 
@@ -93,6 +98,7 @@ export class DeploymentStore {
     this.dir = path.join(path.resolve(stateDir), 'deployments')
     this.onProblem = options.onProblem ?? ((message) => process.emitWarning(message))
     this.now = options.now ?? Date.now
+    this.onSaved = options.onSaved
   }
 
   /**
@@ -100,6 +106,7 @@ export class DeploymentStore {
    * write fails. A call made while a write is in flight waits and replaces any save waiting before it.
    */
   save(record: DeploymentRecord): Promise<void> {
+    this.onSaved?.(record)
     let slot: Slot
     try {
       slot = this.slot(record.id)
@@ -123,6 +130,7 @@ export class DeploymentStore {
 
   /** Saves synchronously (at exit); supersedes every earlier save(), and resolves the one waiting. */
   saveSync(record: DeploymentRecord): void {
+    this.onSaved?.(record)
     const slot = this.slot(record.id)
     slot.file.saveSync(record)
     const pending = slot.pending
@@ -184,13 +192,20 @@ export class DeploymentStore {
     return interrupted
   }
 
+  /** Resolves once every save called so far has been written (or has failed: save() callers hear of that). */
+  async flushed(): Promise<void> {
+    await Promise.all([...this.slots.values()].map((slot) => (slot.pending?.promise ?? slot.inFlight)?.catch(() => undefined)))
+  }
+
   private write(slot: Slot, record: DeploymentRecord): Promise<void> {
     slot.writing = true
     const done = slot.file.save(record)
+    slot.inFlight = done
     void done
       .catch(() => undefined)
       .then(() => {
         slot.writing = false
+        slot.inFlight = undefined
         const next = slot.pending
         slot.pending = undefined
         if (next !== undefined) this.write(slot, next.record).then(next.resolve, next.reject)
@@ -204,7 +219,7 @@ export class DeploymentStore {
     if (slot === undefined) {
       // One StateFile per id for the store's lifetime: it tracks its own writes in flight and bad copies.
       const file = new StateFile<DeploymentRecord>(this.fileOf(id), { validate: parseDeploymentRecord, onProblem: this.onProblem })
-      slot = { file, writing: false, pending: undefined }
+      slot = { file, writing: false, pending: undefined, inFlight: undefined }
       this.slots.set(id, slot)
     }
     return slot

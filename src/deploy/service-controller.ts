@@ -153,6 +153,19 @@ export class ServiceController {
     return this.begin(this.newRecord(from, target, 'rollback'), plan, { retireWarmFirst: false })
   }
 
+  /**
+   * Cluster: a record of this service changed on another balancer. An interrupted one is offered here (resume,
+   * rollback); once it is resumed, or a newer release started, elsewhere, it is no longer.
+   */
+  noteShared(record: DeploymentRecord): void {
+    const current = this.interrupted
+    if (record.status === 'interrupted') {
+      if (this.running === undefined && (current === undefined || record.started_at >= current.started_at)) this.interrupted = record
+    } else if (current !== undefined && (record.id === current.id || record.started_at > current.started_at)) {
+      this.interrupted = undefined
+    }
+  }
+
   /** Continues an interrupted release where it stopped (planned again from what runs now). */
   resumeInterrupted(id: string): DeploymentRecord {
     const record = this.interrupted

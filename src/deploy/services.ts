@@ -17,6 +17,11 @@ export interface ServicesHost {
   updateServiceState(service: string, change: (state: ServiceState) => ServiceState): void
   readonly log: Logger
   readonly events: EventBus
+  /**
+   * With `cluster:`: every saved record is shared with the other balancers, and the cluster, not the start,
+   * finds the releases cut short (one still recorded as running may run on another balancer).
+   */
+  readonly shared?: { deploymentSaved(record: DeploymentRecord): void }
 }
 
 export type SteerAction = 'pause' | 'resume' | 'abort' | 'promote'
@@ -33,13 +38,18 @@ export class Services {
     private readonly host: ServicesHost,
     private readonly stateDir: string,
   ) {
-    this.store = new DeploymentStore(stateDir, { onProblem: (message) => host.log.warn({ event: 'deploy.store_problem' }, message) })
+    this.store = new DeploymentStore(stateDir, {
+      onProblem: (message) => host.log.warn({ event: 'deploy.store_problem' }, message),
+      onSaved: host.shared === undefined ? undefined : (record) => host.shared!.deploymentSaved(record),
+    })
     this.notifier = new WebhookNotifier({ log: (message) => host.log.warn({ event: 'deploy.notify_failed' }, message) })
   }
 
   /** Creates controllers for the configured services, adopts their instances, starts first releases. */
   async start(): Promise<void> {
-    const interrupted = await this.store.markInterrupted()
+    // Shared: the cluster marks releases whose balancer is gone; those already marked are offered when they are
+    // the last release of their service.
+    const interrupted = this.host.shared === undefined ? await this.store.markInterrupted() : lastIfInterrupted(await this.store.list())
     for (const record of interrupted) {
       this.host.log.warn({ event: 'deploy.interrupted', id: record.id, service: record.service }, `release ${record.id} was interrupted; resume or rollback it`)
     }
@@ -78,6 +88,23 @@ export class Services {
     const entry = this.results.get(key) ?? { service: record.service, strategy: record.strategy, result: record.status, count: 0 }
     entry.count++
     this.results.set(key, entry)
+  }
+
+  /**
+   * A record changed on another balancer (cluster): kept in the local store, so that `deployment`, history and
+   * reports answer here too, and told to its service (an interrupted one can be resumed or rolled back here).
+   */
+  async replicate(record: DeploymentRecord): Promise<void> {
+    const controller = this.controllers.get(record.service)
+    if (controller?.active?.id === record.id) return
+    controller?.noteShared(record)
+    await this.store.save(record)
+  }
+
+  /** Whether this process runs the release `id` now. */
+  runs(id: string): boolean {
+    for (const controller of this.controllers.values()) if (controller.active?.id === id) return true
+    return false
   }
 
   has(service: string): boolean {
@@ -122,6 +149,11 @@ export class Services {
     })
   }
 
+  /** Resolves once every deployment record saved so far is on disk. */
+  flushed(): Promise<void> {
+    return this.store.flushed()
+  }
+
   /** Resolves when no release runs (tests, demo). */
   async settled(): Promise<void> {
     await Promise.all([...this.controllers.values()].map((c) => c.settled()))
@@ -131,4 +163,16 @@ export class Services {
     await Promise.all([...this.controllers.values()].map((c) => c.close()))
     this.controllers.clear()
   }
+}
+
+/** Of records newest first: per service, the newest one when it is interrupted. */
+function lastIfInterrupted(records: readonly DeploymentRecord[]): DeploymentRecord[] {
+  const seen = new Set<string>()
+  const out: DeploymentRecord[] = []
+  for (const record of records) {
+    if (seen.has(record.service)) continue
+    seen.add(record.service)
+    if (record.status === 'interrupted') out.push(record)
+  }
+  return out
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { DeploymentRecord } from '../deploy/deployment-record.js'
+import { VRRP_ROLES } from '../ha/role-file.js'
 import type { LoadBalancer } from '../load-balancer.js'
 import type { Frontend } from '../proxy/frontend.js'
 import type { Backend } from '../runtime/backend.js'
@@ -157,6 +158,10 @@ function families(lb: LoadBalancer): Family[] {
     }),
     gauge('switchyard_deployment_steps', 'Steps the running release of the service has started so far (0 when none runs).', ['service'], function* () {
       for (const service of Object.keys(lb.config.services)) yield [{ service }, runningRelease(lb, service)?.steps.length ?? 0]
+    }),
+    gauge('switchyard_vrrp_role', '1 for the VRRP role keepalived last reported for this balancer (MASTER, BACKUP, FAULT, STOP; unknown without a report), 0 for the others.', ['role'], function* () {
+      const current = lb.vrrp.view().role
+      for (const role of VRRP_ROLES) yield [{ role }, role === current ? 1 : 0]
     }),
   ]
 }

@@ -43,6 +43,9 @@ export function sendError(
   res.end(body)
 }
 
+/** How long a connection answered by writeRawError may stay open for its client to read the answer and close. */
+const RAW_ERROR_LINGER_MS = 2000
+
 /** The same answer written on a raw socket (parse errors, upgrade requests), then the socket is closed. */
 export function writeRawError(socket: Socket, code: ErrorCode, requestId: string, params: ErrorParams = {}): void {
   if (!socket.writable) {
@@ -56,4 +59,12 @@ export function writeRawError(socket: Socket, code: ErrorCode, requestId: string
       `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
       `cache-control: no-store\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
   )
+  // Upgrade and CONNECT sockets are detached from the HTTP server: nothing else reads them or times them out, and
+  // bytes the client sent after its request head kept its close from being seen. Such a socket stayed open for
+  // good (one file descriptor per refused request; a graceful stop waited for it forever). What comes now is
+  // read and dropped, and a client that does not close is cut after a short linger.
+  socket.resume()
+  const linger = setTimeout(() => socket.destroy(), RAW_ERROR_LINGER_MS)
+  linger.unref()
+  socket.once('close', () => clearTimeout(linger))
 }

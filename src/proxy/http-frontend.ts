@@ -25,7 +25,27 @@ import { UpgradeTunnel } from './upgrade-tunnel.js'
 
 /** The response a socket is currently answering (to tell "waiting for the server" from "idle client"). */
 const kResponse = Symbol('switchyard.response')
-type TrackedSocket = Socket & { [kResponse]?: http.ServerResponse | undefined }
+/** Work queued behind that response on the same connection: pipelined requests, then possibly an error answer. */
+const kWaiting = Symbol('switchyard.waiting')
+/** Set once the connection's parser failed and its error answer is written or queued. */
+const kFailed = Symbol('switchyard.failed')
+/**
+ * An HTTP/1 connection's socket with the balancer's bookkeeping, and the two fields of Node's HTTP server that
+ * its own flood protection uses to stop reading (see later()).
+ */
+type TrackedSocket = Socket & {
+  [kResponse]?: http.ServerResponse | undefined
+  [kWaiting]?: (() => void)[] | undefined
+  [kFailed]?: boolean
+  _paused?: boolean
+  parser?: { pause(): void; resume(): void } | null
+}
+
+/**
+ * Pipelined requests parsed ahead of the one being answered, per connection, before the balancer stops reading
+ * from it (a chunk already read is still parsed whole, so this bounds memory per connection, not exactly).
+ */
+const MAX_PIPELINED = 16
 
 /** At most this many concurrent streams per HTTP/2 connection (HAProxy and nginx use about the same). */
 const HTTP2_MAX_STREAMS = 100
@@ -95,11 +115,21 @@ export class HttpFrontend implements FrontendContext, Frontend {
     }
     const server = this.tls === undefined ? http.createServer(options) : this.createHttpsServer(options)
     server.timeout = t.client
+    // Node keeps only the first ~1000 header lines of a request but frames its body with all of them: a
+    // Content-Length or Transfer-Encoding after the cut was invisible here, and the request went to the server
+    // without its body. The head's size is bounded by max_header_size, so the count needs no limit of its own.
+    server.maxHeadersCount = 0
     server.on('request', this.onRequest)
     server.on('upgrade', this.onUpgrade)
     server.on('clientError', this.onClientError)
     server.on('timeout', onSocketTimeout)
     server.on('checkContinue', this.onCheckContinue)
+    // A frontend is not a forward proxy. Without a listener Node closed the connection without a word.
+    server.on('connect', (req: http.IncomingMessage, socket: Duplex) => {
+      this.stats.requestErrors++
+      this.stats.countStatus('', ERRORS.SY_ERR_BAD_REQUEST.status)
+      writeRawError(socket as Socket, 'SY_ERR_BAD_REQUEST', this.requestIdOf(req), { reason: 'CONNECT is not supported' })
+    })
     return listenOn(server, address, this.name, this.log)
   }
 
@@ -171,16 +201,28 @@ export class HttpFrontend implements FrontendContext, Frontend {
   }
 
   private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const socket = req.socket as TrackedSocket
+    // (An "HTTP/2.0" request line read by the HTTP/1 parser is not HTTP/2: checkRequestTarget refuses it.)
+    const http1 = !('stream' in req)
+    // Pipelined requests are taken one at a time, like HAProxy does: their answers go out in order anyway, and
+    // starting them all at once turned one client connection into as many server connections as it had requests.
+    // It also keeps the requests after a "Connection: close" answer, or after an error that closes the
+    // connection, from reaching a server at all.
+    if (http1 && socket[kResponse] !== undefined) return this.later(socket, () => this.onRequest(req, res))
+    // The connection's last answer is out (after "Connection: close" or an error), but Node goes on parsing what
+    // arrives until the client closes: a request read now can get no answer, and must not reach a server.
+    if (http1 && !socket.writable) return void req.resume()
     const started = performance.now()
     this.inFlight++
     this.stats.requests++
     if (this.inFlight > this.stats.maxActive) this.stats.maxActive = this.inFlight
-    const socket = req.socket as TrackedSocket
-    const http1 = req.httpVersionMajor === 1
     if (http1) socket[kResponse] = res
     else adaptHttp2Request(req)
     res.once('close', () => {
-      if (http1 && socket[kResponse] === res) socket[kResponse] = undefined
+      if (http1 && socket[kResponse] === res) {
+        socket[kResponse] = undefined
+        this.next(socket)
+      }
       this.requestDone()
     })
     const requestId = this.requestIdOf(req)
@@ -217,6 +259,8 @@ export class HttpFrontend implements FrontendContext, Frontend {
   }
 
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Read after the connection's last answer (see onRequest): it must not reach a server.
+    if (!socket.writable) return void socket.destroy()
     const requestId = this.requestIdOf(req)
     const problem = checkRequestTarget(req)
     if (problem !== undefined) return writeRawError(socket as Socket, 'SY_ERR_BAD_REQUEST', requestId, { reason: problem })
@@ -235,17 +279,76 @@ export class HttpFrontend implements FrontendContext, Frontend {
   }
 
   private readonly onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
-    if (err.code === 'ECONNRESET' || !socket.writable || (socket as TrackedSocket)[kResponse]?.headersSent === true) {
+    const tracked = socket as TrackedSocket
+    // Node reports the parser's error again for every later chunk: once it is answered (or queued), that is all.
+    if (tracked[kFailed] === true && socket.writable) return
+    if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy()
       return
     }
+    // The error is in a request behind the one being answered (whose request is complete): it is answered in its
+    // turn. Written at once, it went out before the earlier answer, in its place, while a server handled that
+    // earlier request anyway.
+    const current = tracked[kResponse]
+    if (current !== undefined && current.req.complete) {
+      tracked[kFailed] = true
+      tracked.pause()
+      return this.later(tracked, () => this.answerClientError(err, tracked))
+    }
+    if (current?.headersSent === true) {
+      socket.destroy()
+      return
+    }
+    this.answerClientError(err, tracked)
+  }
+
+  private answerClientError(err: NodeJS.ErrnoException, socket: TrackedSocket): void {
+    socket[kFailed] = true
     let code: ErrorCode = 'SY_ERR_BAD_REQUEST'
     if (err.code === 'HPE_HEADER_OVERFLOW') code = 'SY_ERR_HEADERS_TOO_LARGE'
     else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT') code = 'SY_ERR_REQUEST_TIMEOUT'
     const reason = (err as { reason?: string }).reason ?? err.code ?? 'malformed request'
     this.stats.requestErrors++
     this.stats.countStatus('', ERRORS[code].status)
-    writeRawError(socket as Socket, code, nextRequestId(), { reason })
+    writeRawError(socket, code, nextRequestId(), { reason })
+    // Paused when the answer was queued: reading on lets the client's close be seen (later bytes go nowhere).
+    socket.resume()
+  }
+
+  /**
+   * Queues work behind the response in progress on an HTTP/1 connection, and stops reading from the connection when
+   * too much waits. A plain pause() does not hold: Node resumes the socket whenever a finished request is drained.
+   * Node's own protection against pipelining floods (while answers pile up unsent) pauses with the socket's
+   * `_paused` flag and its parser, which nothing else undoes; the same is done here. Without it a client could
+   * pipeline without end and every request was parsed and held (150 MB for 60 000 requests on one connection).
+   */
+  private later(socket: TrackedSocket, work: () => void): void {
+    const waiting = (socket[kWaiting] ??= [])
+    waiting.push(work)
+    if (waiting.length >= MAX_PIPELINED && socket._paused === false && socket.parser) {
+      socket._paused = true
+      socket.pause()
+      // Node pauses the parser itself after the chunk being parsed, once it sees _paused.
+    }
+  }
+
+  /** The response in progress on a connection is done: the next waiting request (or error answer) goes on. */
+  private next(socket: TrackedSocket): void {
+    const waiting = socket[kWaiting]
+    if (waiting === undefined || waiting.length === 0) return
+    // A connection that is closing (after "Connection: close" or an error) answers nothing more.
+    if (!socket.writable) {
+      socket[kWaiting] = undefined
+      return
+    }
+    const work = waiting.shift()!
+    if (socket._paused === true && waiting.length < MAX_PIPELINED / 2) {
+      // As Node does when its answers drain (it may have paused too; then it pauses again at its next check).
+      socket._paused = false
+      socket.parser?.resume()
+      socket.resume()
+    }
+    work()
   }
 
   private requestIdOf(req: http.IncomingMessage): string {
@@ -343,8 +446,10 @@ export class HttpFrontend implements FrontendContext, Frontend {
 }
 
 function onSocketTimeout(socket: Socket): void {
-  // Waiting for the server's answer is not client idleness: the server timeout governs that.
+  // Waiting for the server's answer is not client idleness: the server timeout governs that. But a request whose
+  // body is still coming, with nothing of it left unread here (the balancer is not the one holding it back), waits
+  // on its client: a stalled or trickling upload (slow POST) held its connection forever.
   const res = (socket as TrackedSocket)[kResponse]
-  if (res !== undefined && !res.headersSent) return
+  if (res !== undefined && !res.headersSent && (res.req.complete || res.req.readableLength > 0)) return
   socket.destroy()
 }

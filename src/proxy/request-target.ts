@@ -1,31 +1,67 @@
 import type { IncomingMessage } from 'node:http'
 
 /**
+ * A Host value (RFC 9110 section 7.2, RFC 3986 section 3.2.2): an IP literal or a reg-name (possibly empty), then an
+ * optional port. Anything else (a space, a comma list with spaces, user info, a path) is "an invalid field value"
+ * that RFC 9112 section 3.2 answers with 400: servers behind us would each pick their own reading of it.
+ */
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/
+/** The start of an absolute-form target: a scheme, "//" and a non-empty authority without user info. */
+const ABSOLUTE_FORM = /^https?:\/\/[^/?#@\\]+(?:[/?]|$)/i
+
+/**
  * Checks the request line and Host header that Node's parser lets through but a proxy must refuse
  * (RFC 9112 sections 3.2 and 3.2.4), and turns an absolute-form target into origin form for the server.
  * Returns the reason for a 400, or undefined when the request may go on.
  */
 export function checkRequestTarget(req: IncomingMessage): string | undefined {
+  // Node's HTTP/1 parser also reads HTTP/0.9 simple requests ("GET /path", no headers, no Host) and "HTTP/2.0"
+  // request lines. Neither is HTTP/1.x: the first cannot read our answer, the second was taken for an HTTP/2
+  // stream further on (and failed with a 500). Real HTTP/2 requests come through the HTTP/2 server.
+  if (req.httpVersionMajor !== 1 && !('stream' in req)) return `HTTP/${req.httpVersion} is not supported`
+  const framing = checkTransferEncoding(req)
+  if (framing !== undefined) return framing
   const url = req.url ?? ''
   if (url === '*') return req.method === 'OPTIONS' ? undefined : 'the asterisk-form target is only for OPTIONS'
   let hosts = 0
   const raw = req.rawHeaders
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length !== 4 || raw[i]!.toLowerCase() !== 'host') continue
+    hosts++
+    if (!HOST.test(raw[i + 1]!)) return 'invalid Host header'
+  }
   if (hosts > 1) return 'more than one Host header'
   if (hosts === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) return 'missing Host header'
   if (url.startsWith('/')) return undefined
-  // Absolute form ("http://host/path"): servers get origin form.
+  // Absolute form ("http://host/path"): servers get origin form. The URL parser is lenient where a proxy must not
+  // be: it reads "http:///other/x" as host "other", and drops user info silently (RFC 9110 section 4.2.4 asks
+  // for an error).
+  if (!ABSOLUTE_FORM.test(url)) return 'invalid request target'
   let parsed: URL
   try {
     parsed = new URL(url)
   } catch {
     return 'invalid request target'
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'invalid request target'
   req.url = `${parsed.pathname}${parsed.search}`
   // The target's authority wins over the Host header (RFC 9112 section 3.2.2), for routing and for the server.
   req.headers.host = parsed.host
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') raw[i + 1] = parsed.host
   if (hosts === 0) raw.push('Host', parsed.host)
+  return undefined
+}
+
+/**
+ * Node's parser frames a request by its last transfer coding being "chunked", and treats an empty value as no body.
+ * The balancer decodes the chunks and sends the body with a Content-Length, so any other coding in the list
+ * ("gzip, chunked", "identity, chunked") would be silently lost, and a value the servers behind may read otherwise
+ * (empty) is a way to desynchronize them: only exactly "chunked" is accepted. In HTTP/1.0 the header means faulty
+ * framing (RFC 9112 section 6.1).
+ */
+function checkTransferEncoding(req: IncomingMessage): string | undefined {
+  const te = req.headers['transfer-encoding']
+  if (te === undefined) return undefined
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) return 'Transfer-Encoding in an HTTP/1.0 request'
+  if (te.trim().toLowerCase() !== 'chunked') return 'unsupported Transfer-Encoding (only "chunked" is accepted)'
   return undefined
 }

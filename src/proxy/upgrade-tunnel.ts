@@ -30,6 +30,11 @@ type TunnelMode = 'head' | 'ws' | 'raw'
  * server's answer, 101 or not, reaches the client as the server sent it. A refused connection is retried on
  * another server (nothing was sent yet).
  *
+ * Until the server has answered 101, only the request (and its declared body) goes to it: bytes the client sends
+ * after that are held. When the server does not switch protocols, the connection is still HTTP on its side, and
+ * forwarding those bytes would hand it requests that never went through the balancer (routing, header rewriting,
+ * limits): "upgrade smuggling". They are dropped instead, and the connection ends after the server's answer.
+ *
  * When a WebSocket request got a 101, frame boundaries are followed in both directions, so that the tunnel can be
  * asked to go away (its server left rotation, or the balancer stops): each side gets a close frame 1001 between
  * two frames, then both connections end. Any other upgraded stream just ends.
@@ -43,8 +48,15 @@ export class UpgradeTunnel implements LongLivedConnection {
   private closeListener: (() => void) | undefined
   private closeWaiters: (() => void)[] = []
 
-  /** 'head' while the server's response head is read (WebSocket requests only), then 'ws' (a 101) or 'raw'. */
-  private mode: TunnelMode
+  /** 'head' while the server's response head is read, then 'ws' (a 101 to a WebSocket request) or 'raw'. */
+  private mode: TunnelMode = 'head'
+  private readonly websocket: boolean
+  /** Bytes of the request's declared body (Content-Length) that may still go to the server before its 101. */
+  private bodyLeft: number
+  /** Client bytes read before the server's 101, beyond the body: sent on after a 101, dropped otherwise. */
+  private held: Buffer[] = []
+  /** The server answered with something other than 101: nothing more goes to it from this client. */
+  private refused = false
   /** Response head: bytes read, bytes of the final CRLFCRLF matched, and its first bytes (the status line). */
   private headRead = 0
   private headMatched = 0
@@ -68,7 +80,9 @@ export class UpgradeTunnel implements LongLivedConnection {
     private readonly requestId: string,
   ) {
     const upgrade = req.headers.upgrade
-    this.mode = typeof upgrade === 'string' && /(^|[\s,])websocket($|[\s,])/i.test(upgrade) ? 'head' : 'raw'
+    this.websocket = typeof upgrade === 'string' && /(^|[\s,])websocket($|[\s,])/i.test(upgrade)
+    const length = Number(req.headers['content-length'] ?? 0)
+    this.bodyLeft = Number.isSafeInteger(length) && length > 0 ? length : 0
   }
 
   onClose(listener: () => void): void {
@@ -166,11 +180,16 @@ export class UpgradeTunnel implements LongLivedConnection {
       const mode = this.mode as TunnelMode
       if (mode === 'ws') {
         this.serverFrames(chunk, start)
+        this.releaseHeld()
         if (this.goingAway) this.goAwayAtBoundaries()
         return
       }
       this.forward(this.client, chunk, true)
-      if (mode === 'raw' && this.goingAway) this.endBoth()
+      if (mode === 'raw') {
+        if (this.refused) this.refuse()
+        else this.releaseHeld()
+        if (this.goingAway) this.endBoth()
+      }
       return
     }
     this.forward(this.client, chunk, true)
@@ -188,10 +207,11 @@ export class UpgradeTunnel implements LongLivedConnection {
   }
 
   private readonly fromClient = (chunk: Buffer): void => {
-    if (this.toServerStopped) return
+    if (this.closed || this.toServerStopped || this.refused) return
     const upstream = this.upstream!
+    if (this.mode === 'head') return this.beforeAnswer(upstream, chunk)
     if (this.mode === 'raw') return this.forward(upstream, chunk, false)
-    if (!this.goingAway || this.mode === 'head') {
+    if (!this.goingAway) {
       this.toServer.advance(chunk)
       return this.forward(upstream, chunk, false)
     }
@@ -199,6 +219,42 @@ export class UpgradeTunnel implements LongLivedConnection {
     if (cut < 0) return this.forward(upstream, chunk, false)
     if (cut > 0) this.forward(upstream, chunk.subarray(0, cut), false)
     this.stopToServer()
+  }
+
+  /** Client bytes before the server's answer: the declared body goes on, the rest waits (and the client pauses). */
+  private beforeAnswer(upstream: Socket, chunk: Buffer): void {
+    const body = Math.min(this.bodyLeft, chunk.length)
+    if (body > 0) {
+      this.bodyLeft -= body
+      this.forward(upstream, body === chunk.length ? chunk : chunk.subarray(0, body), false)
+    }
+    if (body < chunk.length) {
+      this.held.push(chunk.subarray(body))
+      this.client.pause()
+    }
+  }
+
+  /** After a 101: what the client sent meanwhile goes on, in order, and reading resumes. */
+  private releaseHeld(): void {
+    const held = this.held
+    this.held = []
+    for (const chunk of held) this.fromClient(chunk)
+    if (!this.clientPaused) this.client.resume()
+  }
+
+  /**
+   * The server did not switch protocols: its answer goes to the client, the held bytes are dropped, and the
+   * server gets a FIN (no more requests on this connection) so that it closes once it has answered; the client is
+   * closed after that. Later client bytes are read and dropped. A server that keeps the connection open anyway is
+   * cut after the server timeout of silence.
+   */
+  private refuse(): void {
+    this.held = []
+    const upstream = this.upstream!
+    upstream.setTimeout(this.backend.config.timeouts.server)
+    upstream.once('timeout', () => this.destroy())
+    upstream.end()
+    this.client.resume()
   }
 
   /** Writes to one side; when its buffer is full, the other side is paused until it drains (as pipe() does). */
@@ -229,7 +285,8 @@ export class UpgradeTunnel implements LongLivedConnection {
 
   /**
    * Follows the server's response head up to its CRLFCRLF (at most MAX_RESPONSE_HEAD bytes) and decides the mode:
-   * 'ws' for a 101, else 'raw'. Returns the offset right after the head, or -1 when it goes on past this chunk.
+   * after a 101, 'ws' for a WebSocket and 'raw' otherwise; any other answer (or a head too long to be one) is a
+   * refusal. Returns the offset right after the head, or -1 when it goes on past this chunk.
    */
   private readHead(chunk: Buffer): number {
     if (this.statusStart.length < 12) this.statusStart += chunk.toString('latin1', 0, Math.min(chunk.length, 12 - this.statusStart.length))
@@ -239,12 +296,17 @@ export class UpgradeTunnel implements LongLivedConnection {
       if (byte === (this.headMatched % 2 === 0 ? CR : LF)) this.headMatched++
       else this.headMatched = byte === CR ? 1 : 0
       if (this.headMatched === 4) {
-        this.mode = /^HTTP\/1\.[01] 101$/.test(this.statusStart) ? 'ws' : 'raw'
+        const switched = /^HTTP\/1\.[01] 101$/.test(this.statusStart)
+        this.mode = switched && this.websocket ? 'ws' : 'raw'
+        this.refused = !switched
         return i + 1
       }
     }
     this.headRead += limit
-    if (this.headRead >= MAX_RESPONSE_HEAD) this.mode = 'raw'
+    if (this.headRead >= MAX_RESPONSE_HEAD) {
+      this.mode = 'raw'
+      this.refused = true
+    }
     return -1
   }
 

@@ -28,15 +28,21 @@ export class Runtime {
       const service = serviceOf(config, name)
       const serviceState = service === undefined ? undefined : state.services[service]
       const fixedRelease = (server: string): string | undefined => serviceState?.server_versions?.[server] ?? serviceState?.version
+      // A server of the file that was removed and added again through the API (an address change, say) runs as
+      // added: the API acted after the file was written. (Resilience suite, backend-faults.test.ts: a reload of an
+      // unchanged file used to bring back the old address. A reload that edits that server drops the added entry,
+      // see LoadBalancer.stateForReload.)
       const specs: [string, ServerSpec][] = Object.entries(backendConfig.servers)
         .filter(([server]) => !state.removed.includes(serverKey(name, server)))
-        .map(([server, c]) => [server, service === undefined ? c : { ...c, release: fixedRelease(server) }])
+        .map(([server, c]) => {
+          const spec = addedSpec(state.added[serverKey(name, server)]) ?? c
+          return [server, service === undefined ? spec : { ...spec, release: fixedRelease(server) }]
+        })
       for (const [key, added] of Object.entries(state.added)) {
         const [b, server] = splitKey(key)
         if (b !== name || backendConfig.servers[server] !== undefined) continue
-        const address = parseHostPort(added.address)
-        if (typeof address === 'string') continue
-        specs.push([server, { address, weight: added.weight, backup: added.backup, max_connections: added.max_connections }])
+        const spec = addedSpec(added)
+        if (spec !== undefined) specs.push([server, spec])
       }
       // Instances a provider started are servers too, labelled with their version.
       for (const instance of serviceState?.instances ?? []) {
@@ -92,6 +98,13 @@ export class Runtime {
 export function serviceOf(config: Config, backend: string): string | undefined {
   for (const [name, service] of Object.entries(config.services)) if (service.backend === backend) return name
   return undefined
+}
+
+function addedSpec(added: RuntimeState['added'][string] | undefined): ServerSpec | undefined {
+  if (added === undefined) return undefined
+  const address = parseHostPort(added.address)
+  if (typeof address === 'string') return undefined
+  return { address, weight: added.weight, backup: added.backup, max_connections: added.max_connections }
 }
 
 function splitKey(key: string): [string, string] {

@@ -1,4 +1,5 @@
 import type { StateView } from '../admin/balancer-control.js'
+import type { HaView } from '../ha/role-file.js'
 import type { RateLookup } from './request-rates.js'
 import { serviceStats, type ServiceStats } from './service-stats.js'
 import { STATS_FIELDS, type StatsField, type StatsRow } from './stats-fields.js'
@@ -11,8 +12,10 @@ export interface StatsDocument {
   readonly fields: readonly StatsField[]
   readonly rows: StatsRow[]
   readonly services: ServiceStats[]
+  /** The VRRP role (the page shows it as a badge when keepalived reports one). */
+  readonly ha?: HaView
 }
 
 export function statsDocument(state: StateView, rates: RateLookup, now: number): StatsDocument {
-  return { generated_at: now, fields: STATS_FIELDS, rows: statsRows(state, rates, now), services: serviceStats(state) }
+  return { generated_at: now, fields: STATS_FIELDS, rows: statsRows(state, rates, now), services: serviceStats(state), ...(state.ha === undefined ? {} : { ha: state.ha }) }
 }

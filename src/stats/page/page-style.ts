@@ -17,6 +17,12 @@ h1 small { font-weight: normal; color: var(--muted); font-size: 13px; margin-lef
 .live.on { background: var(--up); color: #1d6b28; }
 .live.off { background: var(--down); color: #8f1f1a; }
 #updated { color: var(--muted); }
+.vrrp { font-weight: 700; font-size: 12px; padding: 1px 8px; border-radius: 10px; border: 1px solid; }
+.vrrp[hidden] { display: none; }
+.vrrp.master { background: var(--up); border-color: var(--up-edge); color: #1d6b28; }
+.vrrp.backup { background: var(--starting); border-color: var(--starting-edge); color: #1f4f8f; }
+.vrrp.fault { background: var(--down); border-color: var(--down-edge); color: #8f1f1a; }
+.vrrp.stop { background: var(--maint); border-color: var(--maint-edge); color: var(--ink); }
 .token { display: flex; align-items: center; gap: 6px; margin-left: auto; }
 .token input { width: 200px; padding: 3px 6px; }
 .token-state { color: var(--muted); }

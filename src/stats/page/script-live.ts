@@ -48,11 +48,25 @@ function refresh() {
     }
     var doc = answer.json
     renderTables(doc.rows, document.getElementById('tables'))
+    renderVrrp(doc.ha)
     setText(document.getElementById('updated'), 'updated ' + fmtClock(doc.generated_at))
     return fetchReleases(doc.services).then(function () {
       renderReleases(doc.services, document.getElementById('services'))
     })
   })
+}
+
+// The VRRP role badge: shown only on a balancer that keepalived reports to (docs/high-availability.md).
+function renderVrrp(ha) {
+  var node = document.getElementById('vrrp')
+  if (!ha || ha.role === 'unknown') {
+    node.hidden = true
+    return
+  }
+  node.hidden = false
+  node.className = 'vrrp ' + ha.role.toLowerCase()
+  setText(node, 'VRRP ' + ha.role)
+  node.title = ha.since ? 'keepalived reported ' + ha.role + ' at ' + fmtClock(ha.since) : ''
 }
 
 function setLive(live, text) {
@@ -66,7 +80,7 @@ function handleEventBlock(block) {
   block.split(/\r\n|\r|\n/).forEach(function (line) {
     if (line.indexOf('event:') === 0) type = line.slice(6).trim()
   })
-  if (type === 'server' || type === 'deployment' || type === 'reload') requestRefresh()
+  if (type === 'server' || type === 'deployment' || type === 'reload' || type === 'ha') requestRefresh()
 }
 
 function followEvents() {

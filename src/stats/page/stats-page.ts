@@ -38,6 +38,7 @@ const HTML = `<!doctype html>
 <h1>Switchyard <small>statistics</small></h1>
 <span id="live" class="live off">connecting…</span>
 <span id="updated"></span>
+<span id="vrrp" class="vrrp" hidden></span>
 <div class="token">
 <label for="token">Admin token</label>
 <input id="token" type="password" autocomplete="off" spellcheck="false" placeholder="bearer token">

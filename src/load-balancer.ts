@@ -23,6 +23,7 @@ import { EventBus } from './runtime/event-bus.js'
 import { Runtime } from './runtime/runtime.js'
 import { emptyRuntimeState, runtimeStateSchema, serverKey, type RuntimeState, type ServiceState } from './runtime/runtime-state.js'
 import type { AdminState, Server } from './runtime/server.js'
+import { drainOutcome } from './runtime/drain-outcome.js'
 import { StateFile } from './runtime/state-file.js'
 import { VrrpRoleWatcher } from './ha/vrrp-role.js'
 
@@ -426,18 +427,4 @@ function stateDir(config: Config, configFile: string | undefined): string {
 
 function sameListen(a: readonly HostPort[], b: readonly HostPort[]): boolean {
   return a.map(formatHostPort).join(',') === b.map(formatHostPort).join(',')
-}
-
-async function drainOutcome(server: Server, timeoutMs: number): Promise<DrainOutcome> {
-  const started = Date.now()
-  let timer: NodeJS.Timeout | undefined
-  const drained = await Promise.race([
-    server.whenIdle().then(() => true),
-    new Promise<boolean>((r) => {
-      timer = setTimeout(() => r(false), timeoutMs)
-      timer.unref()
-    }),
-  ])
-  clearTimeout(timer)
-  return { drained, active: server.active, waited_ms: Date.now() - started }
 }

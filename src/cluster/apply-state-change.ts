@@ -4,7 +4,7 @@ import type { Backend } from '../runtime/backend.js'
 import type { Runtime } from '../runtime/runtime.js'
 import type { Server } from '../runtime/server.js'
 import { splitOptions } from '../runtime/split-options.js'
-import { drainOutcome } from './drain-outcome.js'
+import { drainOutcome } from '../runtime/drain-outcome.js'
 import type { StateChange } from './plan-state-change.js'
 
 /** How long a server removed by a change of the shared state may take to finish its requests before it closes. */

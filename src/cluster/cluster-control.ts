@@ -11,7 +11,7 @@ import type { RuntimeState } from '../runtime/runtime-state.js'
 import type { Server } from '../runtime/server.js'
 import { keys } from './cluster-keys.js'
 import type { ClusterState } from './cluster-state.js'
-import { drainOutcome } from './drain-outcome.js'
+import { drainOutcome } from '../runtime/drain-outcome.js'
 
 /**
  * The admin side's BalancerControl of a balancer with `cluster:`. Reads are the balancer's; every write is first

@@ -315,21 +315,11 @@ export class HttpFrontend implements FrontendContext, Frontend {
     socket.resume()
   }
 
-  /**
-   * Queues work behind the response in progress on an HTTP/1 connection, and stops reading from the connection when
-   * too much waits. A plain pause() does not hold: Node resumes the socket whenever a finished request is drained.
-   * Node's own protection against pipelining floods (while answers pile up unsent) pauses with the socket's
-   * `_paused` flag and its parser, which nothing else undoes; the same is done here. Without it a client could
-   * pipeline without end and every request was parsed and held (150 MB for 60 000 requests on one connection).
-   */
+  /** Queues work behind the response in progress on an HTTP/1 connection; stops reading when too much waits. */
   private later(socket: TrackedSocket, work: () => void): void {
     const waiting = (socket[kWaiting] ??= [])
     waiting.push(work)
-    if (waiting.length >= MAX_PIPELINED && socket._paused === false && socket.parser) {
-      socket._paused = true
-      socket.pause()
-      // Node pauses the parser itself after the chunk being parsed, once it sees _paused.
-    }
+    if (waiting.length >= MAX_PIPELINED) pauseReading(socket)
   }
 
   /** The response in progress on a connection is done: the next waiting request (or error answer) goes on. */
@@ -342,8 +332,11 @@ export class HttpFrontend implements FrontendContext, Frontend {
       return
     }
     const work = waiting.shift()!
-    if (socket._paused === true && waiting.length < MAX_PIPELINED / 2) {
-      // As Node does when its answers drain (it may have paused too; then it pauses again at its next check).
+    // Node lets the connection read again each time it moves on to the next answer (its own check looks at unsent
+    // answers only): this runs right after, before any more bytes are read.
+    if (waiting.length >= MAX_PIPELINED) pauseReading(socket)
+    else if (socket._paused === true && waiting.length < MAX_PIPELINED / 2) {
+      // As Node does when its unsent answers drain.
       socket._paused = false
       socket.parser?.resume()
       socket.resume()
@@ -443,6 +436,19 @@ export class HttpFrontend implements FrontendContext, Frontend {
     await UpgradeTunnel.goAwayAll(this.tunnels)
     await Promise.all(closed)
   }
+}
+
+/**
+ * Stops reading from an HTTP/1 connection. A plain pause() does not hold: Node resumes the socket whenever a request
+ * is drained. Node's own protection against pipelining floods (answers piling up unsent) pauses with the socket's
+ * `_paused` flag, which makes it pause its parser after the chunk at hand and keep the socket paused; the same is
+ * done here. Without it a client could pipeline without end, and every request was parsed and held (60 000 requests
+ * on one connection: all of them waiting at once, 150 MB).
+ */
+function pauseReading(socket: TrackedSocket): void {
+  if (socket._paused !== false || !socket.parser) return
+  socket._paused = true
+  socket.pause()
 }
 
 function onSocketTimeout(socket: Socket): void {

@@ -1,5 +1,5 @@
 import type { DrainOutcome } from '../admin/balancer-control.js'
-import type { Server } from '../runtime/server.js'
+import type { Server } from './server.js'
 
 /** Resolves when the server has no request in flight, or after `timeoutMs`, with what was seen. */
 export async function drainOutcome(server: Server, timeoutMs: number): Promise<DrainOutcome> {

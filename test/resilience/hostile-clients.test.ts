@@ -7,6 +7,7 @@ import { startBackend, type TestBackend } from '../helpers/backend.js'
 import { startBalancerProcess, type BalancerProcess } from '../helpers/balancer.js'
 import { balancerYaml } from '../helpers/config-yaml.js'
 import { request, steadyLoad, type LoadResult } from '../helpers/load.js'
+import { residentBytes, sampleResident } from '../helpers/process-memory.js'
 import { hostPortOf } from '../helpers/raw-http.js'
 import { waitFor, within } from '../helpers/wait.js'
 import { recordCase } from './summary.js'
@@ -24,9 +25,11 @@ import {
 /**
  * Hostile clients against a real `switchyard run` child process (a crash shows as an exit), with a server that
  * logs every request it gets: smuggling vectors, bad request lines and Host headers, header injection, oversized
- * requests, pipelining, slowloris and slow POST. Each vector must be refused with a 4xx and a body (and never reach
- * the server), or, when it is an acceptable request, reach the server exactly as the client meant it; normal
- * clients are served throughout. One summary row per group.
+ * requests and pipelining (the named vectors of http-vectors.ts), pipelining floods, refused upgrade and CONNECT
+ * requests, slowloris and slow POST. Each vector must be refused with a 4xx and a body (and never reach the
+ * server), or, when it is an acceptable request, reach the server exactly as the client meant it; normal clients
+ * are served throughout; no internal error is logged; and the balancer stops cleanly at the end. One summary row
+ * per group.
  */
 
 const HTTP_REQUEST_MS = 1000
@@ -55,8 +58,15 @@ let lb: BalancerProcess
 /** Requests to /flood/ in progress at the server, and the most seen at once. */
 let floodActive = 0
 let floodMax = 0
+/** The same for /hold/ (answered after HOLD_MS). */
+let holdActive = 0
+let holdMax = 0
+const HOLD_MS = 3000
 
-/** Answers `METHOD TARGET` (so that answers can be matched to requests); /slow/ after SLOW_MS, /flood/ after 10 ms. */
+/**
+ * Answers `METHOD TARGET` (so that answers can be matched to requests): /slow/ after SLOW_MS, /flood/ after 10 ms,
+ * /hold/ after HOLD_MS, anything else at once.
+ */
 function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
   const url = req.url ?? ''
   const answer = (): void => {
@@ -70,6 +80,13 @@ function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
       floodActive--
       answer()
     }, 10)
+  } else if (url.startsWith('/hold/')) {
+    holdActive++
+    holdMax = Math.max(holdMax, holdActive)
+    setTimeout(() => {
+      holdActive--
+      answer()
+    }, HOLD_MS)
   } else if (url.startsWith('/slow/')) setTimeout(answer, SLOW_MS)
   else answer()
 }
@@ -268,6 +285,43 @@ describe('hostile clients', { concurrency: false }, () => {
     // HTTP/1.1 answers in order anyway: working on request 50 while 1 is not answered only multiplies one client's
     // connection into many server connections (here it was 100 at once).
     assert.equal(floodMax, 1, 'pipelined requests of one connection reach the server one at a time')
+  })
+
+  it('pipelining flood without end: the balancer reads ahead only a little, so memory stays bounded', { timeout: 30_000 }, async () => {
+    // Each connection writes 20 000 requests (700 KB) at once to a server that holds every answer: the balancer must
+    // stop reading instead of parsing and holding them all (it held 60 000 on one connection: 150 MB).
+    const connections = 5
+    const perConnection = 20_000
+    const limit = 60 * 1024 * 1024
+    holdActive = 0
+    holdMax = 0
+    const pid = lb.proc.pid!
+    const { host, port } = hostPortOf(lb.url())
+    const baseline = residentBytes(pid)
+    const rss = sampleResident(pid, 50)
+    const text = 'GET /hold/m-hold-m HTTP/1.1\r\nHost: h\r\n\r\n'.repeat(perConnection)
+    const sockets = Array.from({ length: connections }, () => {
+      const socket = net.connect({ host, port })
+      socket.on('error', () => undefined)
+      socket.write(text)
+      return socket
+    })
+    await new Promise((r) => setTimeout(r, HOLD_MS - 500))
+    const growth = rss.stop() - baseline
+    const atOnce = holdMax
+    for (const socket of sockets) socket.destroy()
+    const up = await alive()
+    const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`
+    recordCase({
+      case: `pipelining flood without end: ${connections} connections`,
+      load: `${connections} x ${perConnection} pipelined GETs, answers held ${HOLD_MS} ms`,
+      failed: Math.max(0, atOnce - connections),
+      crashes: up ? 0 : 1,
+      note: `RSS +${mb(growth)} (limit ${mb(limit)}); ${atOnce} at the server at once`,
+    })
+    assert.ok(up)
+    assert.ok(atOnce <= connections, `${atOnce} requests reached the server at once from ${connections} connections`)
+    assert.ok(growth < limit, `RSS grew by ${mb(growth)}`)
   })
 
   it('refused upgrade and CONNECT requests followed by more bytes leave no connection open', { timeout: 30_000 }, async () => {

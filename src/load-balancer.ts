@@ -22,7 +22,7 @@ import type { Backend } from './runtime/backend.js'
 import { EventBus } from './runtime/event-bus.js'
 import { Runtime } from './runtime/runtime.js'
 import { emptyRuntimeState, runtimeStateSchema, serverKey, type RuntimeState, type ServiceState } from './runtime/runtime-state.js'
-import type { AdminState, Server } from './runtime/server.js'
+import type { AdminState } from './runtime/server.js'
 import { drainOutcome } from './runtime/drain-outcome.js'
 import { StateFile } from './runtime/state-file.js'
 import { VrrpRoleWatcher } from './ha/vrrp-role.js'
@@ -208,13 +208,13 @@ export class LoadBalancer implements BalancerControl {
   }
 
   server(backend: string, server: string): ServerView {
-    const b = this.backendNamed(backend)
-    return buildServerView(b, this.serverIn(b, server))
+    const b = this.runtime.backendNamed(backend)
+    return buildServerView(b, b.requireServer(server))
   }
 
   changeServer(backend: string, server: string, change: ServerChange): ServerView {
-    const b = this.backendNamed(backend)
-    const s = this.serverIn(b, server)
+    const b = this.runtime.backendNamed(backend)
+    const s = b.requireServer(server)
     if (change.admin !== undefined && !['ready', 'drain', 'maint'].includes(change.admin)) {
       throw new SwitchyardError('SY_ERR_INVALID_BODY', { reason: `admin must be ready, drain or maint, not '${String(change.admin)}'` })
     }
@@ -236,12 +236,12 @@ export class LoadBalancer implements BalancerControl {
   }
 
   async waitDrained(backend: string, server: string, timeoutMs: number): Promise<DrainOutcome> {
-    const s = this.serverIn(this.backendNamed(backend), server)
+    const s = this.runtime.backendNamed(backend).requireServer(server)
     return drainOutcome(s, timeoutMs)
   }
 
   addServer(backend: string, spec: NewServer): ServerView {
-    const b = this.backendNamed(backend)
+    const b = this.runtime.backendNamed(backend)
     if (!NAME_PATTERN.test(spec.name)) {
       throw new SwitchyardError('SY_ERR_INVALID_BODY', { reason: NAME_RULE })
     }
@@ -262,8 +262,8 @@ export class LoadBalancer implements BalancerControl {
   }
 
   async removeServer(backend: string, server: string, timeoutMs: number): Promise<DrainOutcome> {
-    const b = this.backendNamed(backend)
-    const s = this.serverIn(b, server)
+    const b = this.runtime.backendNamed(backend)
+    const s = b.requireServer(server)
     const key = serverKey(backend, server)
     const { [key]: _added, ...added } = this.runtimeState.added
     const { [key]: _override, ...servers } = this.runtimeState.servers
@@ -389,17 +389,6 @@ export class LoadBalancer implements BalancerControl {
     await Promise.all([this.lastSave, this.services.flushed()])
   }
 
-  private backendNamed(name: string): Backend {
-    const backend = this.runtime.backends.get(name)
-    if (backend === undefined) throw new SwitchyardError('SY_ERR_UNKNOWN_BACKEND', { backend: name })
-    return backend
-  }
-
-  private serverIn(backend: Backend, name: string): Server {
-    const server = backend.serverNamed(name)
-    if (server === undefined) throw new SwitchyardError('SY_ERR_UNKNOWN_SERVER', { backend: backend.name, server: name })
-    return server
-  }
 
   /**
    * Graceful stop: stop accepting, let requests in flight finish for up to `graceMs`, close idle connections,

@@ -6,9 +6,7 @@ import type { DeploymentRecord } from '../deploy/deployment-record.js'
 import type { SteerAction } from '../deploy/services.js'
 import { SwitchyardError } from '../errors.js'
 import type { LoadBalancer } from '../load-balancer.js'
-import type { Backend } from '../runtime/backend.js'
 import type { RuntimeState } from '../runtime/runtime-state.js'
-import type { Server } from '../runtime/server.js'
 import { keys } from './cluster-keys.js'
 import type { ClusterState } from './cluster-state.js'
 import { drainOutcome } from '../runtime/drain-outcome.js'
@@ -44,7 +42,7 @@ export class ClusterControl implements BalancerControl {
   }
 
   async changeServer(backend: string, server: string, change: ServerChange): Promise<ServerView> {
-    this.serverIn(this.backendNamed(backend), server)
+    this.lb.runtime.backendNamed(backend).requireServer(server)
     if (change.admin !== undefined && !['ready', 'drain', 'maint'].includes(change.admin)) {
       throw new SwitchyardError('SY_ERR_INVALID_BODY', { reason: `admin must be ready, drain or maint, not '${String(change.admin)}'` })
     }
@@ -73,7 +71,7 @@ export class ClusterControl implements BalancerControl {
   }
 
   async addServer(backend: string, spec: NewServer): Promise<ServerView> {
-    const b = this.backendNamed(backend)
+    const b = this.lb.runtime.backendNamed(backend)
     if (!NAME_PATTERN.test(spec.name)) throw new SwitchyardError('SY_ERR_INVALID_BODY', { reason: NAME_RULE })
     if (b.serverNamed(spec.name) !== undefined) throw new SwitchyardError('SY_ERR_SERVER_EXISTS', { backend, server: spec.name })
     const address = parseHostPort(spec.address)
@@ -101,8 +99,8 @@ export class ClusterControl implements BalancerControl {
   }
 
   async removeServer(backend: string, server: string, timeoutMs: number): Promise<DrainOutcome> {
-    const b = this.backendNamed(backend)
-    const s = this.serverIn(b, server)
+    const b = this.lb.runtime.backendNamed(backend)
+    const s = b.requireServer(server)
     const inFile = this.lb.config.backends[backend]?.servers[server] !== undefined
     await this.cluster.commit(
       new Map<string, (current: unknown) => unknown>([
@@ -175,15 +173,4 @@ export class ClusterControl implements BalancerControl {
     return record
   }
 
-  private backendNamed(name: string): Backend {
-    const backend = this.lb.runtime.backends.get(name)
-    if (backend === undefined) throw new SwitchyardError('SY_ERR_UNKNOWN_BACKEND', { backend: name })
-    return backend
-  }
-
-  private serverIn(backend: Backend, name: string): Server {
-    const server = backend.serverNamed(name)
-    if (server === undefined) throw new SwitchyardError('SY_ERR_UNKNOWN_SERVER', { backend: backend.name, server: name })
-    return server
-  }
 }

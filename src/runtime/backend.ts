@@ -5,6 +5,7 @@ import type { BackendConfig, RetryCondition } from '../config/schema.js'
 import type { CheckResult, CheckTarget } from '../health/health-check.js'
 import { resolveHealthSettings } from '../health/health-defaults.js'
 import { HealthMonitor, type HealthObserver } from '../health/health-monitor.js'
+import { SwitchyardError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { EventBus } from './event-bus.js'
 import { probeUntilUp } from './recovery-probe.js'
@@ -131,6 +132,13 @@ export class Backend implements ServerObserver, HealthObserver {
 
   serverNamed(name: string): Server | undefined {
     return this.servers.find((s) => s.name === name)
+  }
+
+  /** The server named `name`; SY_ERR_UNKNOWN_SERVER (404 on the admin API) when there is none. */
+  requireServer(name: string): Server {
+    const server = this.serverNamed(name)
+    if (server === undefined) throw new SwitchyardError('SY_ERR_UNKNOWN_SERVER', { backend: this.name, server: name })
+    return server
   }
 
   /** A server for a new request: a regular one, else a backup one; undefined when none is available. */

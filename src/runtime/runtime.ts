@@ -1,5 +1,6 @@
 import { parseHostPort } from '../config/address.js'
 import { DEFAULTS } from '../config/defaults.js'
+import { SwitchyardError } from '../errors.js'
 import type { Config } from '../config/schema.js'
 import type { Logger } from '../log.js'
 import { Backend } from './backend.js'
@@ -73,6 +74,13 @@ export class Runtime {
       backends.set(name, backend)
     }
     this.backends = backends
+  }
+
+  /** The backend named `name`; SY_ERR_UNKNOWN_BACKEND (404 on the admin API) when there is none. */
+  backendNamed(name: string): Backend {
+    const backend = this.backends.get(name)
+    if (backend === undefined) throw new SwitchyardError('SY_ERR_UNKNOWN_BACKEND', { backend: name })
+    return backend
   }
 
   /** Servers of the previous runtime that this one did not adopt (removed or changed): to be drained. */

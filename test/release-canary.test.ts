@@ -56,6 +56,25 @@ describe('canary releases', () => {
     assert.equal(versionOf((await request(url)).body), 'v2')
   })
 
+  it('a promote answers with the next split already in effect (the watch is woken, not polled)', async (t) => {
+    const { lb, url } = await startReleaseBalancer(canaryConfig('      steps: [{ weight: 0 }, { weight: 100 }, { weight: 0 }]'))
+    t.after(() => lb.stop(1000))
+    const record = lb.deploy('app', 'v2')
+    const splitOf = (): unknown => lb.state().backends[0]!.split?.find((e) => e.release === 'v2')?.weight
+    for (const [step, next, version] of [[1, 100, 'v2'], [2, 0, 'v1']] as const) {
+      await watching(lb, record.id, step)
+      await lb.steerDeployment(record.id, 'promote')
+      // Synchronously after the answer: the split and the very next request follow the next step.
+      assert.equal(splitOf(), next)
+      assert.equal(versionOf((await request(url)).body), version)
+      for (let i = 0; i < 20; i++) assert.equal(versionOf((await request(url)).body), version)
+    }
+    await watching(lb, record.id, 3)
+    await lb.steerDeployment(record.id, 'promote')
+    await lb.services.settled()
+    assert.equal((await lb.deployment(record.id)).status, 'succeeded')
+  })
+
   it('with stickiness, 200 clients keep one release each while the weight rises 5 -> 25 -> 50; none moves back', async (t) => {
     const steps = '      steps: [{ weight: 5 }, { weight: 25 }, { weight: 50 }]\n      sticky: { cookie: SY_RELEASE }'
     const { lb, url } = await startReleaseBalancer(canaryConfig(steps))

@@ -3,6 +3,7 @@ import { emptySnapshot } from '../metrics/latency-histogram.js'
 import { checkGate } from './analysis-gate.js'
 import { ANALYSIS_DEFAULTS, CanaryJudge, judgeWindow, windowBetween, type AnalysisSettings, type Verdict } from './canary-analysis.js'
 import type { ReleaseCounters, TrafficSource } from './timeline-recorder.js'
+import { Wakeup } from './wakeup.js'
 
 const TICK_MS = 50
 const EMPTY: ReleaseCounters = { requests: 0, errors: 0, latency: emptySnapshot() }
@@ -30,7 +31,8 @@ export function analysisSettings(strategy: StrategyConfig): { settings: Analysis
 /**
  * Watches a canary: every interval, the traffic of the new version and of the others during that window is
  * judged (and, when configured, a webhook gate is asked); `failure_limit` failing windows in a row reject.
- * Resolves with an account of the windows once `until()` says stop.
+ * Resolves with an account of the windows once `until()` says stop: `until` is asked every TICK_MS, and at once
+ * when `wakeup` is woken (a promote).
  */
 export async function watchCanary(
   source: TrafficSource,
@@ -39,6 +41,7 @@ export async function watchCanary(
   until: () => boolean,
   signal: AbortSignal,
   onWindow: (verdict: Verdict) => void,
+  wakeup: Wakeup = new Wakeup(),
 ): Promise<string> {
   const { settings, intervalMs, failureLimit, webhook } = analysisSettings(strategy)
   const judge = new CanaryJudge(settings, failureLimit)
@@ -46,8 +49,8 @@ export async function watchCanary(
   let windowStart = Date.now()
   const counts = { pass: 0, fail: 0, insufficient: 0 }
   while (!until()) {
-    await new Promise((r) => setTimeout(r, TICK_MS))
-    if (signal.aborted || Date.now() - windowStart < intervalMs) continue
+    await wakeup.sleep(TICK_MS)
+    if (until() || signal.aborted || Date.now() - windowStart < intervalMs) continue
     const now = split(source.sample().releases, canary)
     let verdict = judgeWindow(windowBetween(now.canary ?? EMPTY, before.canary), windowBetween(now.stable ?? EMPTY, before.stable), settings)
     if (verdict.kind === 'pass' && webhook !== undefined) {

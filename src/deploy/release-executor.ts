@@ -1,5 +1,6 @@
 import type { StepRecord } from './deployment-record.js'
 import type { Step } from './plan-release.js'
+import { Wakeup } from './wakeup.js'
 
 /** What a release does to the world, one method per kind of step (implemented by the service controller). */
 export interface ReleaseActions {
@@ -26,8 +27,9 @@ export interface ReleaseActions {
   /**
    * Canary: judges the new version against the old one every analysis interval until `until()` says stop;
    * rejects with the reasons once the analysis says abort. Resolves with a one-line account of the windows.
+   * `wakeup` is woken when `until()` may have changed (a promote), so that it is asked at once.
    */
-  analyze(to: string, until: () => boolean, signal: AbortSignal): Promise<string>
+  analyze(to: string, until: () => boolean, signal: AbortSignal, wakeup: Wakeup): Promise<string>
 }
 
 export interface ExecutorSettings {
@@ -57,6 +59,11 @@ export class ReleaseExecutor {
   private paused = false
   /** Set by promote: the current (or next) timed watch of a canary step ends now. */
   private promoted = false
+  /** Wakes the canary watch in progress, so that a promote does not wait for its next look. */
+  private readonly wakeup = new Wakeup()
+  /** Promotes waiting for the watch they ended to be followed by the next split or switch (see promote()). */
+  private promoteWaiters: (() => void)[] = []
+  private watching = false
   private resumeWaiters: (() => void)[] = []
   /** Servers started or deployed by this run and not yet seen UP. */
   private readonly pending = new Set<string>()
@@ -84,18 +91,39 @@ export class ReleaseExecutor {
     for (const wake of waiters) wake()
   }
 
-  /** Canary: ends the current watch (a step's pause, or the wait for promote) and goes on. */
-  promote(): void {
+  /**
+   * Canary: ends the current watch (a step's pause, or the wait for promote) and goes on. Resolves once the
+   * release has moved on: when a watch was running, after the step that follows it (the next split, or the
+   * switch) has been applied, so that the admin call answers with the new split already in effect for new
+   * requests; at once otherwise (the next watch to start then ends at once).
+   */
+  promote(): Promise<void> {
     this.promoted = true
+    if (!this.watching) return Promise.resolve()
+    const moved = new Promise<void>((resolve) => this.promoteWaiters.push(resolve))
+    this.wakeup.wake()
+    return moved
   }
 
   abort(): void {
     this.abortController.abort(new ReleaseAbortedError())
+    this.wakeup.wake()
     this.resume()
   }
 
   async run(plan: readonly Step[]): Promise<void> {
-    for (const step of plan) {
+    try {
+      await this.runSteps(plan)
+    } finally {
+      this.settlePromotes()
+    }
+  }
+
+  private async runSteps(plan: readonly Step[]): Promise<void> {
+    for (const [index, step] of plan.entries()) {
+      // A promote waits for the split or switch that follows the watch it ended, not for anything slower.
+      // (nor for a paused release to be resumed).
+      if ((step.kind !== 'split' && step.kind !== 'switch') || this.paused) this.settlePromotes()
       await this.waitWhilePaused()
       this.throwIfAborted()
       const record: StepRecord = { kind: step.kind, detail: describe(step, this.settings.to), started_at: Date.now() }
@@ -112,7 +140,14 @@ export class ReleaseExecutor {
         record.ended_at = Date.now()
         this.settings.onChange()
       }
+      if (plan[index - 1]?.kind === 'analyze') this.settlePromotes()
     }
+  }
+
+  private settlePromotes(): void {
+    const waiters = this.promoteWaiters
+    this.promoteWaiters = []
+    for (const resolve of waiters) resolve()
   }
 
   private async apply(step: Step, record: StepRecord): Promise<void> {
@@ -159,20 +194,26 @@ export class ReleaseExecutor {
   }
 
   /** A canary step's watch: the analysis runs until the pause is over (paused time excluded) or a promote. */
-  private watch(durationMs: number | null): Promise<string> {
+  private async watch(durationMs: number | null): Promise<string> {
     this.promoted = false
     let remaining = durationMs ?? Infinity
     let last = Date.now()
-    return this.actions.analyze(
-      this.settings.to,
-      () => {
-        const now = Date.now()
-        if (!this.paused) remaining -= now - last
-        last = now
-        return this.promoted || remaining <= 0 || this.abortController.signal.aborted
-      },
-      this.abortController.signal,
-    )
+    this.watching = true
+    try {
+      return await this.actions.analyze(
+        this.settings.to,
+        () => {
+          const now = Date.now()
+          if (!this.paused) remaining -= now - last
+          last = now
+          return this.promoted || remaining <= 0 || this.abortController.signal.aborted
+        },
+        this.abortController.signal,
+        this.wakeup,
+      )
+    } finally {
+      this.watching = false
+    }
   }
 
   /** Every pending server UP before the deadline; otherwise the step fails naming the laggards and why. */

@@ -13,6 +13,7 @@ import type { ReleaseActions } from './release-executor.js'
 import { splitOptions } from '../runtime/split-options.js'
 import { watchCanary } from './canary-watch.js'
 import type { ReleaseTraffic } from './release-traffic.js'
+import type { Wakeup } from './wakeup.js'
 
 /** How long WebSocket and TCP connections of an instance about to stop may take to close properly. */
 const LONG_LIVED_CLOSE_MS = 2500
@@ -179,9 +180,16 @@ export class ServiceActions implements ReleaseActions {
     this.host.update((s) => ({ ...s, split }))
   }
 
-  analyze(to: string, until: () => boolean, signal: AbortSignal): Promise<string> {
-    return watchCanary(this.traffic, to, this.config().strategy, until, signal, (verdict) =>
-      this.host.log.info({ event: 'canary.window', service: this.name, version: to, verdict: verdict.kind, detail: verdict.kind === 'fail' ? verdict.reasons : verdict.summary }, `canary ${to}: ${verdict.kind}`),
+  analyze(to: string, until: () => boolean, signal: AbortSignal, wakeup: Wakeup): Promise<string> {
+    return watchCanary(
+      this.traffic,
+      to,
+      this.config().strategy,
+      until,
+      signal,
+      (verdict) =>
+        this.host.log.info({ event: 'canary.window', service: this.name, version: to, verdict: verdict.kind, detail: verdict.kind === 'fail' ? verdict.reasons : verdict.summary }, `canary ${to}: ${verdict.kind}`),
+      wakeup,
     )
   }
 

@@ -167,7 +167,7 @@ export class ServiceController {
   }
 
   /** Continues an interrupted release where it stopped (planned again from what runs now). */
-  resumeInterrupted(id: string): DeploymentRecord {
+  resumeInterrupted(id: string): DeploymentRecord | Promise<DeploymentRecord> {
     const record = this.interrupted
     if (record === undefined || record.id !== id) return this.steer(id, 'resume')
     this.assertIdle()
@@ -180,8 +180,11 @@ export class ServiceController {
     return this.begin(record, plan, { retireWarmFirst: false })
   }
 
-  /** pause | resume | abort | promote a deployment of this service. */
-  steer(id: string, action: 'pause' | 'resume' | 'abort' | 'promote'): DeploymentRecord {
+  /**
+   * pause | resume | abort | promote a deployment of this service. A promote of a canary being watched resolves
+   * once the next split (or the switch) is in effect (ReleaseExecutor.promote).
+   */
+  async steer(id: string, action: 'pause' | 'resume' | 'abort' | 'promote'): Promise<DeploymentRecord> {
     const running = this.running
     if (running === undefined || running.record.id !== id) {
       if (action === 'promote' && this.actions.warm.length > 0) {
@@ -204,7 +207,7 @@ export class ServiceController {
         running.executor.abort()
         break
       case 'promote':
-        running.executor.promote()
+        await running.executor.promote()
         break
     }
     this.journal.save(record)

@@ -7,13 +7,13 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startProcess, waitForPort, which, type Managed } from './proxy-processes.js'
 
-export async function startHaproxy(dir: string, port: number, upstreamPort: number, name = 'haproxy'): Promise<Managed> {
+export async function startHaproxy(dir: string, port: number, upstreamPort: number, name = 'haproxy', threads = 1): Promise<Managed> {
   const file = join(dir, `${name}.cfg`)
   writeFileSync(
     file,
     `
 global
-  nbthread 1
+  nbthread ${threads}
   # 10,000 idle clients in the memory scenario, plus their server connections.
   maxconn 12000
   # maxconn asks for 2 fds per connection; where the hard fd limit is lower (containers), run with what there is

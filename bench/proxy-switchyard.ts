@@ -26,6 +26,8 @@ export interface SwitchyardConfig {
   readonly backends: string
   /** Extra top-level sections (services), unindented. */
   readonly extra?: string
+  /** `workers:` (default 1: the balancer's own process serves). */
+  readonly workers?: number
 }
 
 /** Servers as a `servers:` block of backend `app`. */
@@ -42,6 +44,7 @@ export async function startSwitchyard(dir: string, name: string, config: Switchy
     [
       // Benchmarks measure the data path: an access line per request would be a second workload.
       'access_log: false',
+      `workers: ${config.workers ?? 1}`,
       `state_dir: ${JSON.stringify(join(dir, `${name}-state`))}`,
       `admin: { listen: 127.0.0.1:${adminPort}, token: ${ADMIN_TOKEN} }`,
       'frontends:',

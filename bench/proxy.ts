@@ -11,6 +11,7 @@
  *   --idle N          idle connections of the memory scenario (10000)
  *   --trials N        trials per admin change of the release scenario (20)
  *   --without LIST    act as if not installed: nginx, haproxy, wrk, hey (to check the fallbacks)
+ *   --workers LIST    Switchyard `workers:` values to measure, e.g. 1,2 (1); HAProxy runs nbthread N beside each
  * Docs: docs/performance.md
  */
 import { spawnSync } from 'node:child_process'
@@ -53,6 +54,10 @@ const SCENARIOS = option('scenarios', ALL_SCENARIOS.filter((s) => s !== 'profile
   .filter((s) => s !== '') as Scenario[]
 for (const s of SCENARIOS) if (!ALL_SCENARIOS.includes(s)) throw new Error(`unknown scenario '${s}' (known: ${ALL_SCENARIOS.join(', ')})`)
 const WITHOUT = new Set(option('without', '').split(','))
+/** Switchyard `workers:` values to measure (and HAProxy `nbthread` beside each one above 1). */
+const WORKERS = [...new Set(option('workers', '1').split(',').map((n) => Number(n.trim())))]
+for (const n of WORKERS) if (!Number.isInteger(n) || n < 1) throw new Error('--workers takes a list of positive integers, e.g. 1,2')
+if (!WORKERS.includes(1)) WORKERS.unshift(1)
 
 /** The throughput scenarios: closed-loop load at saturation. */
 const LOADS: Partial<Record<Scenario, { title: string; path: string; connections: number; close: boolean }>> = {
@@ -121,11 +126,17 @@ try {
 
   const backend: Backend = await startBackend(dir, haveNginx)
   const targets: Target[] = [{ name: 'direct', port: backend.port, proc: backend.proc }]
-  const sy = await startSwitchyard(dir, 'switchyard', { backends: appBackend({ s1: backend.port }) })
-  targets.push({ name: 'switchyard', port: sy.port, proc: sy.proc })
+  for (const n of WORKERS) {
+    const name = n === 1 ? 'switchyard' : `switchyard-w${n}`
+    const sy = await startSwitchyard(dir, name, { backends: appBackend({ s1: backend.port }), workers: n })
+    targets.push({ name, port: sy.port, proc: sy.proc })
+  }
   if (haveHaproxy) {
-    const port = await freePort()
-    targets.push({ name: 'haproxy', port, proc: await startHaproxy(dir, port, backend.port) })
+    for (const n of WORKERS) {
+      const port = await freePort()
+      const name = n === 1 ? 'haproxy' : `haproxy-t${n}`
+      targets.push({ name, port, proc: await startHaproxy(dir, port, backend.port, name, n) })
+    }
   }
   if (haveNginx) {
     const port = await freePort()
@@ -138,7 +149,7 @@ try {
   say(`- machine: ${availableParallelism()} cores, ${cpuModel()}, Node ${process.version}, load average at start ${loadavg()[0]!.toFixed(2)}`)
   say(`- backend: ${backend.kind === 'nginx' ? `nginx ${version('nginx', ['-v'], /nginx\/(\S+)/)} (1 worker)` : 'the bench\'s Node server (nginx not installed)'}`)
   say(`- load: ${saturation === 'wrk' ? `wrk ${version('wrk', ['-v'], /wrk (\S+)/)} -t1` : saturation === 'autocannon' ? 'autocannon (wrk not installed)' : 'none (neither wrk nor autocannon)'}; fixed rate: ${fixedRate === 'hey' ? 'hey' : fixedRate === 'autocannon' ? 'autocannon (hey not installed)' : 'none'}`)
-  say(`- targets: direct (the backend itself), switchyard (1 process), ${haveHaproxy ? `haproxy ${version('haproxy', ['-v'], /version (\S+)/)} (nbthread 1, http-reuse always)` : 'haproxy not installed'}, ${haveNginx ? 'nginx proxy (1 worker, upstream keepalive)' : 'nginx not installed'}`)
+  say(`- targets: direct (the backend itself), switchyard (1 process${WORKERS.length > 1 ? `; switchyard-wN: workers: N` : ''}), ${haveHaproxy ? `haproxy ${version('haproxy', ['-v'], /version (\S+)/)} (nbthread 1${WORKERS.length > 1 ? '; haproxy-tN: nbthread N' : ''}, http-reuse always)` : 'haproxy not installed'}, ${haveNginx ? 'nginx proxy (1 worker, upstream keepalive)' : 'nginx not installed'}`)
   say(`- ${ROUNDS} rounds x ${DURATION_S} s per target, interleaved (order rotated each round), after ${WARMUP_S} s warm-up; figures are medians over the rounds, ratios the median of the per-round ratios to ${reference}`)
 
   for (const scenario of SCENARIOS) {

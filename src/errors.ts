@@ -55,6 +55,7 @@ export const ERRORS = {
 
   // Process
   SY_ERR_LISTEN: { status: 500, message: 'cannot listen on {address}: {reason}' },
+  SY_ERR_WORKER_FAILED: { status: 500, message: 'data-plane worker {worker} failed: {reason}' },
   SY_ERR_INTERNAL: { status: 500, message: 'internal error: {reason}' },
 } as const satisfies Record<string, ErrorSpec>
 

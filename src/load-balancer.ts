@@ -16,11 +16,14 @@ import { NAME_PATTERN, NAME_RULE, type Config } from './config/schema.js'
 import { SwitchyardError } from './errors.js'
 import { silentLogger, type Logger } from './log.js'
 import { AccessLog } from './proxy/access-log.js'
-import { createFrontend, listenerChange, type Frontend } from './proxy/frontend.js'
-import { tlsSetupFor } from './proxy/tls-setup.js'
-import type { Backend } from './runtime/backend.js'
+import { createFrontend, type Frontend } from './proxy/frontend.js'
+import { DataPlane } from './runtime/data-plane.js'
+import type { Server } from './runtime/server.js'
+import { RemoteFrontend } from './workers/remote-frontend.js'
+import { workerCount } from './workers/worker-count.js'
+import { WorkerPool } from './workers/worker-pool.js'
 import { EventBus } from './runtime/event-bus.js'
-import { Runtime } from './runtime/runtime.js'
+import type { Runtime } from './runtime/runtime.js'
 import { emptyRuntimeState, runtimeStateSchema, serverKey, type RuntimeState, type ServiceState } from './runtime/runtime-state.js'
 import type { AdminState } from './runtime/server.js'
 import { drainOutcome } from './runtime/drain-outcome.js'
@@ -34,9 +37,6 @@ export interface LoadBalancerOptions {
   readonly configFile?: string
 }
 
-/** How long a server removed by a reload may take to finish its requests before its pool is closed. */
-const REMOVED_SERVER_DRAIN_MS = 30_000
-
 /**
  * A running balancer: the runtime built from a configuration snapshot and the runtime state, the frontends'
  * listeners and the admin listener. It is the admin side's BalancerControl: every change goes through here,
@@ -44,8 +44,8 @@ const REMOVED_SERVER_DRAIN_MS = 30_000
  */
 export class LoadBalancer implements BalancerControl {
   config: Config
-  runtime: Runtime
-  readonly frontends = new Map<string, Frontend>()
+  /** The runtime and the frontends serving it (with workers, the control plane's view of theirs). */
+  private readonly dataPlane: DataPlane
   private readonly admin: AdminServer
   private adminAddress: HostPort | undefined
   private readonly log: Logger
@@ -65,6 +65,8 @@ export class LoadBalancer implements BalancerControl {
   readonly vrrp: VrrpRoleWatcher
   /** With `cluster:`, the runtime state shared through etcd (docs/shared-state.md). */
   readonly cluster: ClusterState | undefined
+  /** With `workers:` above 1, the data-plane processes serving the frontends (docs/performance.md). */
+  readonly workers: WorkerPool | undefined
 
   private constructor(config: Config, log: Logger, configFile: string | undefined, stateFile: StateFile<RuntimeState>, state: RuntimeState) {
     this.config = config
@@ -72,13 +74,28 @@ export class LoadBalancer implements BalancerControl {
     this.configFile = configFile
     this.stateFile = stateFile
     this.runtimeState = state
-    this.runtime = new Runtime(config, log, state, this.events)
     this.vrrp = new VrrpRoleWatcher(stateDir(config, configFile), { log, onChange: (view) => this.events.publish('ha', { ...view }) })
     const access = config.access_log
     this.accessLog = access === false ? undefined : new AccessLog(log, access === true ? 'json' : access.format)
-    for (const [name, fe] of Object.entries(config.frontends)) {
-      this.frontends.set(name, createFrontend(name, fe, this.runtime, { accessLog: this.accessLog, log }))
-    }
+    const workers = workerCount(config.workers)
+    this.dataPlane = new DataPlane(config, state, {
+      log,
+      events: this.events,
+      // With workers, they serve the frontends; this process keeps a view of each.
+      createFrontend: (name, fe, runtime) =>
+        workers > 1 ? new RemoteFrontend(name, fe, (frontend) => this.workers!.bound(frontend)) : createFrontend(name, fe, runtime, { accessLog: this.accessLog, log }),
+    })
+    this.workers =
+      workers > 1
+        ? new WorkerPool(workers, {
+            log,
+            events: this.events,
+            config: () => this.config,
+            state: () => this.runtimeState,
+            runtime: () => this.runtime,
+            frontend: (name) => this.frontends.get(name) as RemoteFrontend | undefined,
+          })
+        : undefined
     this.cluster =
       config.cluster === undefined
         ? undefined
@@ -124,7 +141,8 @@ export class LoadBalancer implements BalancerControl {
       await lb.vrrp.start()
       // The shared state is applied before the frontends open and the services start.
       await lb.cluster?.start(lb.adminAddress.port)
-      for (const frontend of lb.frontends.values()) await frontend.listen()
+      await lb.dataPlane.listen()
+      await lb.workers?.start()
       await lb.services.start()
     } catch (err) {
       await lb.stop(0)
@@ -142,6 +160,14 @@ export class LoadBalancer implements BalancerControl {
     return lb
   }
 
+  get runtime(): Runtime {
+    return this.dataPlane.runtime
+  }
+
+  get frontends(): ReadonlyMap<string, Frontend> {
+    return this.dataPlane.frontends
+  }
+
   /** Bound addresses of a frontend (ports resolved when port 0 was asked for). */
   addresses(frontend: string): HostPort[] {
     return this.frontends.get(frontend)?.addresses() ?? []
@@ -154,7 +180,7 @@ export class LoadBalancer implements BalancerControl {
   // ---- BalancerControl ----
 
   state(): StateView {
-    return { ...buildStateView(this.frontends.values(), this.runtime.backends.values(), this.serviceViews(), this.vrrp.view()), cluster: this.cluster?.view() ?? null }
+    return { ...buildStateView(this.frontends.values(), this.runtime.backends.values(), this.serviceViews(), this.vrrp.view()), cluster: this.cluster?.view() ?? null, workers: this.workers?.view() ?? [] }
   }
 
   private serviceViews(): ServiceView[] {
@@ -295,55 +321,27 @@ export class LoadBalancer implements BalancerControl {
    * servers keep health, counters and pools, queued requests move to the new backends, removed servers drain.
    */
   async applyConfig(next: Config): Promise<void> {
-    const previous = this.runtime
     const state = this.stateForReload(this.config, next)
-    for (const [name, fe] of Object.entries(next.frontends)) {
-      const current = this.frontends.get(name)
-      if (current === undefined || !sameListen(current.config.listen, fe.listen)) continue
-      const change = listenerChange(current.config, fe)
-      if (change !== undefined) throw new SwitchyardError('SY_ERR_RELOAD_NEEDS_RESTART', { frontend: name, change })
+    if (workerCount(next.workers) !== (this.workers?.size ?? 1)) {
+      this.log.warn({ event: 'reload.workers_unchanged', workers: next.workers }, 'a new number of workers takes effect at the next start; the running ones stay')
     }
-    // Certificates are read before anything changes: a file that went bad since it was checked fails the reload.
-    for (const fe of Object.values(next.frontends)) if (fe.tls !== undefined) tlsSetupFor(fe.tls)
-    const runtime = new Runtime(next, this.log, state, this.events, previous)
-    // New listeners first: if one cannot bind, nothing has changed yet.
-    const opened = new Map<string, Frontend>()
-    try {
-      for (const [name, fe] of Object.entries(next.frontends)) {
-        const current = this.frontends.get(name)
-        if (current !== undefined && sameListen(current.config.listen, fe.listen)) continue
-        const frontend = createFrontend(name, fe, runtime, { accessLog: this.accessLog, log: this.log })
-        await frontend.listen()
-        opened.set(name, frontend)
+    const [before, beforeState] = [this.config, this.runtimeState]
+    const swap = (config: Config, runtimeState: RuntimeState): Promise<Server[]> =>
+      this.dataPlane.swap(config, runtimeState, async () => {
+        this.config = config
+        this.runtimeState = runtimeState
+        await this.services.sync()
+      })
+    const leftBehind = await swap(next, state)
+    if (this.workers !== undefined) {
+      try {
+        await this.workers.applyConfig()
+      } catch (err) {
+        // A worker could not take the new file (a listener it could not bind): the previous one goes back everywhere.
+        await swap(before, beforeState)
+        await this.workers.applyConfig().catch(() => undefined)
+        throw err
       }
-    } catch (err) {
-      await Promise.all([...opened.values()].map((fe) => fe.close(0)))
-      runtime.retire()
-      throw err
-    }
-    for (const [name, fe] of Object.entries(next.frontends)) this.frontends.get(name)?.useConfig(fe, runtime)
-    this.runtime = runtime
-    this.config = next
-    for (const [name, backend] of runtime.backends) {
-      const old = previous.backends.get(name)
-      if (old !== undefined) backend.queue.adopt(old.queue, (waiter) => (waiter as { rebind?: (b: Backend) => void }).rebind?.(backend))
-    }
-    for (const [name, frontend] of [...this.frontends]) {
-      const replacement = opened.get(name)
-      if (replacement === undefined && next.frontends[name] !== undefined) continue
-      this.frontends.delete(name)
-      void frontend.close(REMOVED_SERVER_DRAIN_MS)
-    }
-    for (const [name, frontend] of opened) this.frontends.set(name, frontend)
-    await this.services.sync()
-    previous.retire()
-    for (const backend of previous.backends.values()) if (!runtime.backends.has(backend.name)) backend.queue.expireAll()
-    const leftBehind = runtime.leftBehind(previous)
-    for (const server of leftBehind) {
-      // Long-lived connections (WebSocket, TCP) get the backend's drain_timeout (the new file's when the backend
-      // stays), then a proper close; the pool closes once requests in flight are done.
-      server.goAwayAfter((runtime.backends.get(server.backendName) ?? previous.backends.get(server.backendName))!.config.drain_timeout)
-      void drainOutcome(server, REMOVED_SERVER_DRAIN_MS).then(() => server.close())
     }
     this.persist(state)
     this.log.info({ event: 'reloaded', removed_servers: leftBehind.map(String) }, 'configuration reloaded')
@@ -386,7 +384,7 @@ export class LoadBalancer implements BalancerControl {
    * deployments were missing after a kill -9).
    */
   async durable(): Promise<void> {
-    await Promise.all([this.lastSave, this.services.flushed()])
+    await Promise.all([this.lastSave, this.services.flushed(), this.workers?.synced()])
   }
 
 
@@ -397,7 +395,8 @@ export class LoadBalancer implements BalancerControl {
   async stop(graceMs = 10_000): Promise<void> {
     this.admin.ready = false
     this.log.info({ event: 'stopping', grace_ms: graceMs }, 'stopping')
-    await Promise.all([...this.frontends.values()].map((fe) => fe.close(graceMs)))
+    await this.workers?.stop(graceMs)
+    await this.dataPlane.closeFrontends(graceMs)
     await this.services.close()
     await this.cluster?.stop()
     await this.runtime.close()
@@ -414,6 +413,3 @@ function stateDir(config: Config, configFile: string | undefined): string {
   return resolve(configFile === undefined ? process.cwd() : dirname(resolve(configFile)), config.state_dir)
 }
 
-function sameListen(a: readonly HostPort[], b: readonly HostPort[]): boolean {
-  return a.map(formatHostPort).join(',') === b.map(formatHostPort).join(',')
-}

@@ -1,3 +1,4 @@
+import type { WorkerView } from '../workers/worker-pool.js'
 import type { DeploymentRecord } from '../deploy/deployment-record.js'
 import type { HaView } from '../ha/role-file.js'
 import type { BalancerEvent } from '../runtime/event-bus.js'
@@ -124,6 +125,8 @@ export interface StateView {
   readonly cluster?: ClusterView | null
   /** The VRRP role keepalived last reported for this balancer (docs/high-availability.md); a control without one may leave it out. */
   readonly ha?: HaView
+  /** The data-plane worker processes (`workers:` above 1); empty when the balancer serves in its own process. */
+  readonly workers?: readonly WorkerView[]
 }
 
 export interface ServerChange {

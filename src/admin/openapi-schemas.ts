@@ -92,12 +92,21 @@ const haView = z.object({
   since: epochMs.nullable().describe('when keepalived reported this role; null while unknown'),
 })
 
+const workerView = z.object({
+  id: count.describe('the worker number, 1 to N (a restarted worker keeps its number)'),
+  pid: count.nullable().describe('its process id; null while it is being started again'),
+  status: z.enum(['starting', 'serving', 'restarting', 'stopped']),
+  restarts: count.describe('times it died and was started again'),
+  requests: count.describe('requests (tcp: connections) its frontends received, as it reported them'),
+})
+
 const stateView = z.object({
   frontends: z.array(frontendView),
   backends: z.array(backendView),
   services: z.array(serviceView),
   cluster: clusterView.nullable().optional().describe('the shared state in etcd (docs/shared-state.md); null without `cluster:`'),
   ha: haView.optional().describe('the VRRP role keepalived reported for this balancer (docs/high-availability.md)'),
+  workers: z.array(workerView).optional().describe('the data-plane worker processes (`workers:` above 1); empty when this process serves the frontends itself'),
 })
 
 const drainOutcome = z.object({

@@ -40,7 +40,7 @@ export function buildBackendView(backend: Backend): BackendView {
   return {
     name: backend.name,
     balance: backend.config.balance,
-    queue: { current: backend.queue.length, max: backend.queue.max, limit: backend.config.queue_limit },
+    queue: { current: backend.queue.waiting, max: backend.queue.max, limit: backend.config.queue_limit },
     retries: backend.retriesTotal,
     servers: backend.servers.map((s) => buildServerView(backend, s)),
     split: backend.split === undefined ? null : backend.split.entries.map((e) => ({ release: e.release, weight: e.weight })),

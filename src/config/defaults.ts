@@ -7,6 +7,7 @@ export const DEFAULTS = {
     listen: '127.0.0.1:9900',
   },
   state_dir: '.switchyard',
+  workers: 1 as number | 'auto',
   cluster: {
     prefix: '/switchyard',
     lease_ttl: '10s',

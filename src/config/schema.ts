@@ -167,6 +167,11 @@ export const configSchema = strict({
   admin: adminSchema.optional(),
   cluster: clusterSchema.optional(),
   state_dir: z.string().min(1).default(DEFAULTS.state_dir),
+  /**
+   * Data-plane processes: 1 (the default) serves in the balancer's own process; N > 1 or `auto` (one per core)
+   * runs the frontends in N worker processes beside one control plane (docs/performance.md, "Workers").
+   */
+  workers: z.union([z.int().min(1).max(64), z.literal('auto')]).default(DEFAULTS.workers),
   /** true/false, or { format: json | httplog }: one line per request on stdout. */
   access_log: z
     .union([z.boolean(), strict({ format: z.enum(['json', 'httplog']).default(DEFAULTS.access_log_format) })])

@@ -91,6 +91,32 @@ export class LatencyHistogram {
     return { counts: this.counts.slice(), count: this.total, sum: this.totalMs }
   }
 
+  /**
+   * Moves everything recorded so far out, as [bucket, count] pairs of the buckets that counted something, and
+   * starts again from empty (a data-plane worker hands its latencies to the control plane this way).
+   */
+  takeBuckets(): { buckets: [number, number][]; count: number; sum: number } {
+    const buckets: [number, number][] = []
+    if (this.total > 0) {
+      for (let i = 0; i < LATENCY_BUCKET_COUNT; i++) {
+        if (this.counts[i] === 0) continue
+        buckets.push([i, this.counts[i]])
+        this.counts[i] = 0
+      }
+    }
+    const out = { buckets, count: this.total, sum: this.totalMs }
+    this.total = 0
+    this.totalMs = 0
+    return out
+  }
+
+  /** Adds buckets taken from another histogram by takeBuckets(). */
+  addBuckets(buckets: readonly (readonly [number, number])[], count: number, sum: number): void {
+    for (const [i, n] of buckets) if (i >= 0 && i < LATENCY_BUCKET_COUNT) this.counts[i] += n
+    this.total += count
+    this.totalMs += sum
+  }
+
   /** Adds another histogram's (or snapshot's) counts to this one, e.g. per-server histograms into a release's. */
   merge(other: LatencyHistogram | HistogramSnapshot): void {
     const counts = other instanceof LatencyHistogram ? other.counts : other.counts // private access needs the narrowing

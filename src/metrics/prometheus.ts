@@ -136,7 +136,7 @@ function families(lb: LoadBalancer): Family[] {
     server('switchyard_health_check_duration_seconds', 'Duration of the last active health check of the server.', (s, b) => seconds(b.checkStatus(s)?.last?.durationMs)),
     server('switchyard_health_check_last_success', '1 when the last active health check of the server passed, else 0.', (s, b) => bit(b.checkStatus(s)?.last?.ok)),
     backend('switchyard_retries_total', 'Requests retried on another server (or again) after a failed attempt.', (b) => b.retriesTotal, counter),
-    backend('switchyard_backend_queue_current', 'Requests waiting in the backend\'s queue for a server.', (b) => b.queue.length),
+    backend('switchyard_backend_queue_current', 'Requests waiting in the backend\'s queue for a server.', (b) => b.queue.waiting),
     backend('switchyard_backend_queue_max', 'Most requests waiting in the queue at once.', (b) => b.queue.max),
     backend('switchyard_backend_queue_limit', 'Configured queue length (queue_limit); beyond it requests get 503.', (b) => b.config.queue_limit),
     backend('switchyard_backend_queued_total', 'Requests that entered the queue.', (b) => b.queue.total, counter),

@@ -28,6 +28,16 @@ export class TrafficStats {
     if (status >= 100 && status < 600) counts[status]!++
   }
 
+  /** Adds `count` answers of `status` (counts gathered elsewhere, e.g. by a data-plane worker). */
+  addStatus(frontend: string, status: number, count: number): void {
+    let counts = this.codes.get(frontend)
+    if (counts === undefined) {
+      counts = new Float64Array(600)
+      this.codes.set(frontend, counts)
+    }
+    if (status >= 100 && status < 600) counts[status]! += count
+  }
+
   /** Answers of one class (1-5) over every frontend. */
   statusClass(klass: number): number {
     let total = 0

@@ -13,6 +13,18 @@ import { RequestQueue } from './request-queue.js'
 import { Server, type ServerObserver, type ServerSpec } from './server.js'
 import { SlowStart } from './slow-start.js'
 
+/**
+ * A data-plane worker's line to the control plane (`workers:` > 1): the worker's backends run no checks, slow
+ * start or ejection of their own; what they see of a server goes to the control plane, which decides and sends
+ * back the resulting state (src/workers).
+ */
+export interface ControlLink {
+  /** The outcome of one request on a server (passive checks). */
+  observe(server: Server, failed: boolean): void
+  /** The data plane saw a server fail (a refused connection): it is DOWN here already. */
+  serverDown(server: Server, reason: string): void
+}
+
 /** How often a server that refused a connection is probed when active checks are off (`health: none`). */
 const RECOVERY_PROBE_INTERVAL_MS = 1000
 
@@ -52,17 +64,22 @@ export class Backend implements ServerObserver, HealthObserver {
   private readonly ejections = new Map<Server, NodeJS.Timeout>()
   private readonly log: Logger
   private readonly events: EventBus
+  /** Set in a data-plane worker: the control plane decides health, ejection and slow start. */
+  private readonly control: ControlLink | undefined
+  /** True while the control plane's state is being applied (what it already knows is not sent back). */
+  mirroring = false
 
-  constructor(name: string, config: BackendConfig, log: Logger, events: EventBus) {
+  constructor(name: string, config: BackendConfig, log: Logger, events: EventBus, control?: ControlLink) {
     this.name = name
     this.config = config
     this.log = log
     this.events = events
+    this.control = control
     this.retryOn = new Set(config.retry_on)
     this.queue = new RequestQueue(config.queue_limit, config.timeouts.queue)
     const settings = resolveHealthSettings(config.health)
-    this.monitor = settings.type === 'none' ? undefined : new HealthMonitor(settings, this)
-    this.slowStart = config.slow_start === undefined ? undefined : new SlowStart(config.slow_start, () => this.rebuild())
+    this.monitor = settings.type === 'none' || control !== undefined ? undefined : new HealthMonitor(settings, this)
+    this.slowStart = config.slow_start === undefined || control !== undefined ? undefined : new SlowStart(config.slow_start, () => this.rebuild())
     this.primary = createBalancer(config.balance, [])
   }
 
@@ -212,7 +229,7 @@ export class Backend implements ServerObserver, HealthObserver {
     if (admin === 'ready') server.cancelGoAway()
     else server.goAwayAfter(this.config.drain_timeout)
     this.changed(server)
-    this.log.info({ event: 'server.admin', backend: this.name, server: server.name, admin }, `server ${server} is ${admin}`)
+    if (this.control === undefined) this.log.info({ event: 'server.admin', backend: this.name, server: server.name, admin }, `server ${server} is ${admin}`)
   }
 
   /** After an in-place deploy: the server must pass its checks again (STARTING) before it is UP. */
@@ -255,6 +272,10 @@ export class Backend implements ServerObserver, HealthObserver {
   }
 
   serverDown(server: Server, reason: string): void {
+    if (this.control !== undefined) {
+      if (!this.mirroring) this.control.serverDown(server, reason)
+      return
+    }
     this.changed(server)
     this.log.warn({ event: 'server.down', backend: this.name, server: server.name, reason }, `server ${server} is down: ${reason}`)
     if (this.monitor === undefined && server.health === 'down' && !this.probes.has(server)) {
@@ -280,6 +301,7 @@ export class Backend implements ServerObserver, HealthObserver {
 
   /** The outcome of one request on a server, for passive checks (`passive:` in the backend). */
   observe(server: Server, failed: boolean): void {
+    if (this.control !== undefined) return this.control.observe(server, failed)
     if (!failed) {
       server.consecutiveFailures = 0
       return

@@ -37,6 +37,14 @@ export class RequestQueue {
     return this.entries.length
   }
 
+  /** Requests waiting in data-plane workers' queues of this backend (set on the control plane). */
+  waitingElsewhere = 0
+
+  /** Requests waiting here and in the workers: what the views show. */
+  get waiting(): number {
+    return this.entries.length + this.waitingElsewhere
+  }
+
   /**
    * Adds a waiter that may wait until `deadline` (epoch ms; a waiter that re-queues keeps its first deadline).
    * False when the queue is full (the caller answers 503).

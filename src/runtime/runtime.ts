@@ -3,7 +3,7 @@ import { DEFAULTS } from '../config/defaults.js'
 import { SwitchyardError } from '../errors.js'
 import type { Config } from '../config/schema.js'
 import type { Logger } from '../log.js'
-import { Backend } from './backend.js'
+import { Backend, type ControlLink } from './backend.js'
 import type { EventBus } from './event-bus.js'
 import { splitOptions } from './split-options.js'
 import { serverKey, type RuntimeState } from './runtime-state.js'
@@ -20,11 +20,12 @@ export class Runtime {
   readonly backends: ReadonlyMap<string, Backend>
   private readonly adopted = new Set<Server>()
 
-  constructor(config: Config, log: Logger, state: RuntimeState, events: EventBus, previous?: Runtime) {
+  /** `control`: set in a data-plane worker, whose backends leave checks and decisions to the control plane. */
+  constructor(config: Config, log: Logger, state: RuntimeState, events: EventBus, previous?: Runtime, control?: ControlLink) {
     this.config = config
     const backends = new Map<string, Backend>()
     for (const [name, backendConfig] of Object.entries(config.backends)) {
-      const backend = new Backend(name, backendConfig, log, events)
+      const backend = new Backend(name, backendConfig, log, events, control)
       const old = previous?.backends.get(name)
       const service = serviceOf(config, name)
       const serviceState = service === undefined ? undefined : state.services[service]

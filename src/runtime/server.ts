@@ -187,8 +187,31 @@ export class Server implements BalanceTarget {
 
   /** Resolves when no request is in flight on this server. */
   whenIdle(): Promise<void> {
+    if (this.workersSynced !== undefined) return this.workersSynced().then(() => this.whenIdleHere())
+    return this.whenIdleHere()
+  }
+
+  private whenIdleHere(): Promise<void> {
     if (this.active === 0) return Promise.resolve()
     return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  /**
+   * With data-plane workers, on the control plane: resolves once every worker has applied the state as it is now
+   * and reported its requests in flight. whenIdle() waits for it first, so that a drain is never judged done on
+   * counts a worker sent before it stopped sending new requests here.
+   */
+  workersSynced: (() => Promise<void>) | undefined
+
+  /** With data-plane workers, on the control plane: the requests in flight here over every worker. */
+  setActiveFromWorkers(total: number): void {
+    this.active = total
+    if (total > this.stats.maxActive) this.stats.maxActive = total
+    if (total === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters
+      this.idleWaiters = []
+      for (const wake of waiters) wake()
+    }
   }
 
   /** Total time this server has been DOWN, in ms (including now, when it is). */

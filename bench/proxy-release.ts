@@ -77,12 +77,12 @@ export interface ReleaseRow {
 }
 
 /** Drain/ready and weight 0/1 on server s1 of two named servers. */
-async function serverChanges(dir: string, trials: number): Promise<ReleaseRow[]> {
+async function serverChanges(dir: string, trials: number, workers: number): Promise<ReleaseRow[]> {
   const p1 = await freePort()
   const p2 = await freePort()
   const s1 = await startNodeServer(p1, 's1')
   const s2 = await startNodeServer(p2, 's2')
-  const sy = await startSwitchyard(dir, 'switchyard-release', { backends: appBackend({ s1: p1, s2: p2 }) })
+  const sy = await startSwitchyard(dir, `switchyard-release-w${workers}`, { backends: appBackend({ s1: p1, s2: p2 }), workers })
   const stream = new RequestStream(sy.port)
   try {
     await waitAllUp(sy, 2)
@@ -110,7 +110,7 @@ async function serverChanges(dir: string, trials: number): Promise<ReleaseRow[]>
  * A canary whose steps alternate between 0 % and 100 % for the new version and wait for promote: each promote
  * moves the split all the way, so that whether a request obeys it is certain, not a matter of proportions.
  */
-async function canaryPromotes(dir: string, trials: number): Promise<ReleaseRow[]> {
+async function canaryPromotes(dir: string, trials: number, workers: number): Promise<ReleaseRow[]> {
   // Two promotes per trial: one each way.
   const steps = Array.from({ length: 2 * trials + 1 }, (_, i) => `{ weight: ${i % 2 === 0 ? 0 : 100} }`).join(', ')
   const extra = [
@@ -130,8 +130,9 @@ async function canaryPromotes(dir: string, trials: number): Promise<ReleaseRow[]
     '      analysis: { interval: 1h }',
   ].join('\n')
   const backends = '  app:\n    health: { type: http, path: /healthz, interval: 1s, fast_interval: 100ms, rise: 1, fall: 2, timeout: 500ms }'
-  mkdirSync(join(dir, 'canary'), { recursive: true })
-  const sy = await startSwitchyard(join(dir, 'canary'), 'switchyard-canary', { backends, extra })
+  const where = join(dir, `canary-w${workers}`)
+  mkdirSync(where, { recursive: true })
+  const sy = await startSwitchyard(where, 'switchyard-canary', { backends, extra, workers })
   const stream = new RequestStream(sy.port)
   try {
     await waitAllUp(sy, 1)
@@ -188,8 +189,9 @@ async function waitForWatch(sy: Switchyard, id: string, n: number): Promise<void
   }
 }
 
-export async function releaseTimes(dir: string, trials: number): Promise<ReleaseRow[]> {
-  return [...(await serverChanges(dir, trials)), ...(await canaryPromotes(dir, trials))]
+/** `workers`: Switchyard's `workers:` (above 1, the change must reach every worker before it counts). */
+export async function releaseTimes(dir: string, trials: number, workers = 1): Promise<ReleaseRow[]> {
+  return [...(await serverChanges(dir, trials, workers)), ...(await canaryPromotes(dir, trials, workers))]
 }
 
 export function releaseTable(rows: readonly ReleaseRow[]): string {

@@ -224,10 +224,13 @@ try {
       say(`\n## memory: ${IDLE.toLocaleString('en-US')} idle keep-alive client connections (one request each), freshly started proxies, VmRSS\n`)
       say(memoryTable(rows, IDLE))
     } else if (scenario === 'release') {
-      progress(`release: ${TRIALS} trials per admin change`)
-      const rows = await releaseTimes(dir, TRIALS)
-      say(`\n## release: time from an admin call's answer to its change applying to new requests (${TRIALS} trials each)\n`)
-      say(releaseTable(rows))
+      for (const n of WORKERS) {
+        progress(`release: ${TRIALS} trials per admin change, workers: ${n}`)
+        const rows = await releaseTimes(dir, TRIALS, n)
+        const which = n === 1 ? '' : `, workers: ${n}`
+        say(`\n## release: time from an admin call's answer to its change applying to new requests (${TRIALS} trials each${which})\n`)
+        say(releaseTable(rows))
+      }
     } else if (scenario === 'profile') {
       if (saturation === undefined) return
       const profiles = join(tmpdir(), 'switchyard-bench-profiles')

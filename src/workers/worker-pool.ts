@@ -86,6 +86,10 @@ export class WorkerPool {
 
   /** Forks the workers and resolves once each serves every frontend; rejects (and stops them) if one cannot. */
   async start(): Promise<void> {
+    // Round-robin: this process accepts each connection and hands it to the next worker. Letting every worker
+    // accept on the shared socket (SCHED_NONE) made new connections ~1.5x cheaper in bench/proxy, but the kernel
+    // gave most of them to one worker (60 sequential connections: 0 to the other in 2 runs of 3), and a keep-alive
+    // client stays where it landed. Node >= 22.12's reusePort would give both; Node 20 has neither.
     cluster.schedulingPolicy = cluster.SCHED_RR
     cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-entry.js', import.meta.url)), args: [] })
     for (let id = 1; id <= this.size; id++) this.slots.push({ id, worker: undefined, status: 'starting', restarts: 0, requests: 0, acked: -1, active: new Map(), waiting: new Map() })

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import http from 'node:http'
+import net from 'node:net'
 import { after, describe, it } from 'node:test'
 import type { LoadBalancer } from '../src/load-balancer.js'
 import { startBackend, type TestBackend } from './helpers/backend.js'
@@ -8,6 +9,7 @@ import { startBalancer, startBalancerProcess } from './helpers/balancer.js'
 import { request, steadyLoad } from './helpers/load.js'
 import { parsePromText, sampleValue } from './helpers/prom-text.js'
 import { releaseConfig, startReleaseBalancer } from './helpers/release.js'
+import { startTcpEcho } from './helpers/tcp-echo.js'
 import { waitFor } from './helpers/wait.js'
 
 /** Two servers answering their name, behind `workers: 2`, health-checked over HTTP every 100 ms. */
@@ -147,6 +149,34 @@ describe('workers: 2 (node:cluster data plane, one control plane)', () => {
     assert.ok(result.ok > 1000)
     const versions = new Set((await freshRequests(url, 10)).map((body) => (JSON.parse(body) as { version: string }).version))
     assert.deepEqual(versions, new Set(['v2']))
+  })
+
+  it('a TCP frontend is served by the workers too: echo over both servers, connections counted once', async (t) => {
+    const [e1, e2] = [await startTcpEcho('e1'), await startTcpEcho('e2')]
+    t.after(() => Promise.all([e1.close(), e2.close()]))
+    const lb = await startBalancer(
+      `workers: 2\naccess_log: false\nadmin: { listen: 127.0.0.1:0 }\nfrontends:\n  db: { mode: tcp, listen: 127.0.0.1:0, default_backend: echo }\nbackends:\n  echo:\n    servers:\n      e1: { address: ${e1.address} }\n      e2: { address: ${e2.address} }\n`,
+    )
+    t.after(() => lb.stop(1000))
+    const { host, port } = lb.addresses('db')[0]!
+    const greeted: string[] = []
+    for (let i = 0; i < 20; i++) {
+      const echoed = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(port, host, () => socket.end(`hello ${i}`))
+        let got = ''
+        socket.on('data', (c: Buffer) => (got += c.toString()))
+        socket.on('end', () => resolve(got))
+        socket.on('error', reject)
+      })
+      // The echo server greets with its name, then echoes.
+      const [name, text] = echoed.split('\n')
+      assert.equal(text, `hello ${i}`)
+      greeted.push(name!)
+    }
+    assert.equal(e1.accepted() + e2.accepted(), 20)
+    assert.equal(greeted.filter((n) => n === 'e1').length, 10)
+    await waitFor('20 connections counted', () => (lb.state().frontends[0]!.traffic?.requests === 20 ? true : undefined), 5000)
+    assert.ok((lb.state().workers ?? []).every((w) => w.requests > 0))
   })
 
   it('SIGTERM: a slow request in flight in a worker completes, then every process exits', async (t) => {

@@ -412,6 +412,57 @@ describe('upstream client', () => {
     assert.equal(whilePaused, 0, 'no byte reached the handler while it was paused (beyond the chunk being read)')
   })
 
+  it('holds what is left of a chunk while paused: one piece per resume, and the end only after the last resume', async (t) => {
+    const pieces = Array.from({ length: 50 }, (_, i) => `${i},`)
+    const server = await serverFor(t, (socket, request) => {
+      if (request.head.startsWith('HEAD')) return void socket.write('HTTP/1.1 204 No Content\r\n\r\n')
+      // All chunks in one write: they reach the client in one read.
+      socket.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${pieces.map((p) => `${p.length.toString(16)}\r\n${p}\r\n`).join('')}0\r\n\r\n`)
+    })
+    const pool = poolFor(t, server)
+    let paused = false
+    let early = 0
+    const pausing = new (class extends Recorder {
+      override onHeaders(status: number, reason: string, headers: string[], connection: string | undefined): boolean {
+        super.onHeaders(status, reason, headers, connection)
+        return this.pauseAWhile()
+      }
+
+      override onData(chunk: Buffer): boolean {
+        if (paused) early++
+        super.onData(chunk)
+        return this.pauseAWhile()
+      }
+
+      override onComplete(): void {
+        if (paused) early++
+        super.onComplete()
+      }
+
+      pauseAWhile(): false {
+        paused = true
+        setImmediate(() => {
+          paused = false
+          this.link!.resume(this)
+        })
+        return false
+      }
+    })()
+    const r = await send(pool, 'GET', ['Host', 'h'], null, pausing)
+    assert.equal(r.body, pieces.join(''))
+    assert.equal(r.chunks.length, pieces.length)
+    assert.equal(early, 0, 'nothing reached the handler while it was paused')
+    const empty = new (class extends Recorder {
+      override onHeaders(): boolean {
+        setTimeout(() => this.link!.resume(this), 20)
+        return false
+      }
+    })()
+    assert.equal((await send(pool, 'HEAD', ['Host', 'h'], null, empty)).completes, 1)
+    assert.equal((await send(pool)).body, pieces.join(''), 'the connection was reused after both')
+    assert.equal(server.accepted(), 1)
+  })
+
   it('keeps requests beyond the connection limit waiting, and serves them first come first served', async (t) => {
     const server = await serverFor(t, (socket, request) => {
       const id = /x-id: (\d+)/i.exec(request.head)![1]!

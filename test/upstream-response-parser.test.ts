@@ -261,6 +261,29 @@ describe('upstream response parser', () => {
     }
   })
 
+  it('says where it stopped when the sink asks, and goes on from there', () => {
+    const bytes = Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n')
+    const pieces: string[] = []
+    let heads = 0
+    const parser = new ResponseParser({
+      onResponseHead: () => ++heads < 0,
+      onResponseData: (chunk) => pieces.push(chunk.toString()) < 0,
+    })
+    parser.start(false)
+    let rest = bytes
+    const results: ParseResult[] = []
+    for (;;) {
+      const result = parser.execute(rest)
+      results.push(result)
+      if (result !== PARSE_STOPPED) break
+      rest = rest.subarray(parser.stoppedAt)
+    }
+    assert.deepEqual(results, [PARSE_STOPPED, PARSE_STOPPED, PARSE_STOPPED, PARSE_DONE])
+    assert.equal(heads, 1)
+    assert.deepEqual(pieces, ['ab', 'cde'])
+    assert.equal(parser.finished, true)
+  })
+
   it('stops when the sink says the request is gone', () => {
     const parser = new ResponseParser({ onResponseHead: () => false, onResponseData: () => true })
     parser.start(false)

@@ -13,7 +13,10 @@ import { equalsToken, TOKEN_CHARS } from './header-token.js'
  * response with neither framing header runs until the connection closes.
  */
 
-/** Receives what the parser reads. Each method returns false when the request is gone: parsing stops. */
+/**
+ * Receives what the parser reads. Each method returns false to stop parsing: the request is gone, or its handler
+ * wants no more for now (execute() then says where it stopped, to be fed again from there).
+ */
 export interface ResponseSink {
   /** The final response head; `headers` is flat [name, value, ...] in arrival order, latin1 strings. */
   onResponseHead(status: number, reason: string, headers: string[]): boolean
@@ -26,7 +29,7 @@ export const PARSE_MORE = 0
 export const PARSE_DONE = 1
 /** The response is complete and more bytes followed it: the connection cannot be trusted any more. */
 export const PARSE_EXTRA = 2
-/** A sink method returned false. */
+/** A sink method returned false; `stoppedAt` says where. */
 export const PARSE_STOPPED = 3
 /** The bytes are not an acceptable response; `error` says why. */
 export const PARSE_ERROR = 4
@@ -87,6 +90,8 @@ export class ResponseParser {
 
   /** Why execute() returned PARSE_ERROR. */
   error = ''
+  /** Where in its chunk execute() stopped when it returned PARSE_STOPPED: the bytes from there are not read yet. */
+  stoppedAt = 0
   /** Whether the connection may carry another request after this response (known once the head is read). */
   keepAlive = false
   /** The server's Keep-Alive "timeout=N" hint in ms, or -1. */
@@ -108,6 +113,11 @@ export class ResponseParser {
     this.resetHeadFacts()
   }
 
+  /** True once the response is complete. */
+  get finished(): boolean {
+    return this.state === DONE
+  }
+
   /** True once the final response head has been read (timeouts after this are body timeouts). */
   get headComplete(): boolean {
     return this.state !== HEAD && this.state !== IDLE
@@ -120,19 +130,20 @@ export class ResponseParser {
       switch (this.state) {
         case HEAD:
           pos = this.readHead(chunk, pos)
-          if (pos < 0) return pos === -1 ? PARSE_ERROR : PARSE_STOPPED
+          if (pos === -1) return PARSE_ERROR
+          if (pos < 0) return this.stop(this.stoppedAt)
           break
         case LENGTH:
         case CHUNK_DATA: {
           const n = Math.min(this.remaining, end - pos)
           this.remaining -= n
           if (this.remaining === 0) this.state = this.state === LENGTH ? DONE : CHUNK_DATA_CR
-          if (!this.emit(chunk, pos, pos + n)) return PARSE_STOPPED
           pos += n
+          if (!this.emit(chunk, pos - n, pos)) return this.stop(pos)
           break
         }
         case UNTIL_CLOSE:
-          if (!this.emit(chunk, pos, end)) return PARSE_STOPPED
+          if (!this.emit(chunk, pos, end)) return this.stop(end)
           pos = end
           break
         case DONE:
@@ -158,6 +169,11 @@ export class ResponseParser {
   private emit(chunk: Buffer, from: number, to: number): boolean {
     if (from === to) return true
     return this.sink.onResponseData(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to))
+  }
+
+  private stop(at: number): ParseResult {
+    this.stoppedAt = at
+    return PARSE_STOPPED
   }
 
   private fail(reason: string): -1 {
@@ -221,10 +237,11 @@ export class ResponseParser {
     const text = buf.toString('latin1', start, headEnd - 2)
     this.partialLength = 0
     if (carried > 0) this.partial = undefined
-    const result = this.parseHead(text)
-    if (result < 0) return result
     // Positions in `buf` are `carried` bytes ahead of the chunk's when the head began in an earlier chunk.
-    return carried === 0 ? headEnd : headEnd - carried + pos
+    const next = carried === 0 ? headEnd : headEnd - carried + pos
+    const result = this.parseHead(text)
+    if (result === -2) this.stoppedAt = next
+    return result < 0 ? result : next
   }
 
   /** Makes the buffer of a head in pieces hold at least `size` bytes (keeping what it holds). */

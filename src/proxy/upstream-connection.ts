@@ -2,7 +2,7 @@ import type { Socket } from 'node:net'
 import { TLSSocket } from 'node:tls'
 import { rawHeader } from './headers.js'
 import { requestHead } from './request-head.js'
-import { PARSE_DONE, PARSE_ERROR, PARSE_EXTRA, PARSE_MORE, ResponseParser, type ResponseSink } from './response-parser.js'
+import { PARSE_DONE, PARSE_ERROR, PARSE_EXTRA, PARSE_MORE, PARSE_STOPPED, ResponseParser, type ResponseSink } from './response-parser.js'
 import { StreamBodyWriter, type BodyWriterOwner } from './stream-body-writer.js'
 import { openUpstream } from './upstream-connect.js'
 import { UpstreamError } from './upstream-error.js'
@@ -35,6 +35,8 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
   private received = false
   /** Paused for the handler (onHeaders or onData returned false). */
   private paused = false
+  /** The bytes of the chunk being read when the handler paused, read on resume. */
+  private held: Buffer | undefined
   /** The socket timer fired while it did not count (paused): it is set again on resume. */
   private timerSkipped = false
   private body: StreamBodyWriter | undefined
@@ -92,6 +94,7 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
       this.body = undefined
     }
     this.pending = undefined
+    this.held = undefined
     this.socket?.destroy()
     this.pool.forget(this)
   }
@@ -110,7 +113,11 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
       this.timerSkipped = false
       this.socket!.setTimeout(this.pool.serverTimeout)
     }
-    this.socket!.resume()
+    const held = this.held
+    this.held = undefined
+    if (held !== undefined) this.onSocketData(held)
+    else if (this.parser.finished) this.complete(true)
+    if (!this.paused && !this.dead) this.socket!.resume()
   }
 
   // ---- the parser's sink ----
@@ -118,13 +125,13 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
   onResponseHead(status: number, reason: string, headers: string[]): boolean {
     const handler = this.handler!
     if (!handler.onHeaders(status, reason, headers, this.parser.connection)) this.pause()
-    return this.handler === handler
+    return this.handler === handler && !this.paused
   }
 
   onResponseData(chunk: Buffer): boolean {
     const handler = this.handler!
     if (!handler.onData(chunk)) this.pause()
-    return this.handler === handler
+    return this.handler === handler && !this.paused
   }
 
   // ---- the body writer's owner ----
@@ -172,8 +179,9 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
     const result = this.parser.execute(chunk)
     if (result === PARSE_MORE) return
     if (result === PARSE_DONE || result === PARSE_EXTRA) return this.complete(result === PARSE_DONE)
-    if (result === PARSE_ERROR) this.fail(new UpstreamError('UPSTREAM_PROTOCOL', this.parser.error))
-    // PARSE_STOPPED: the handler aborted; it was told.
+    if (result === PARSE_ERROR) return this.fail(new UpstreamError('UPSTREAM_PROTOCOL', this.parser.error))
+    // PARSE_STOPPED: the handler paused (what is left of the chunk waits for resume), or it aborted.
+    if (result === PARSE_STOPPED && this.paused && this.parser.stoppedAt < chunk.length) this.held = chunk.subarray(this.parser.stoppedAt)
   }
 
   /** The server ended the connection (or it closed): ends a response read until close, else fails the request. */
@@ -225,10 +233,6 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
     // A request still being sent (the server answered early) leaves the connection in an unknown state.
     const reusable = clean && this.parser.keepAlive && this.keepAliveMs > 0 && this.body === undefined && socket.writableLength === 0
     if (reusable) {
-      if (this.paused) {
-        this.paused = false
-        socket.resume()
-      }
       this.idleSince = Date.now()
       this.pool.release(this)
     } else this.destroy()

@@ -3,6 +3,8 @@
  * named in Connection, never cross the balancer; X-Forwarded-For/-Proto/-Host and X-Request-Id are set.
  * Headers are handled as flat [name, value, name, value, ...] arrays so duplicates keep their order.
  */
+import { equalsToken } from './header-token.js'
+
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -15,18 +17,45 @@ const HOP_BY_HOP = new Set([
   'proxy-authorization',
 ])
 
-/** Lower-case names listed in Connection headers (other than the hop-by-hop ones), or undefined if none. */
-function connectionListed(raw: readonly (string | Buffer)[]): Set<string> | undefined {
-  let listed: Set<string> | undefined
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = String(raw[i])
-    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue
-    for (const token of String(raw[i + 1]).split(',')) {
-      const t = token.trim().toLowerCase()
-      if (t !== '' && !HOP_BY_HOP.has(t)) (listed ??= new Set()).add(t)
-    }
+/** Adds to `listed` the lower-case names a Connection value lists, other than the hop-by-hop ones. */
+function listedIn(value: string, listed: Set<string> | undefined): Set<string> | undefined {
+  for (const token of value.split(',')) {
+    const t = token.trim().toLowerCase()
+    if (t !== '' && !HOP_BY_HOP.has(t)) (listed ??= new Set()).add(t)
   }
   return listed
+}
+
+/** Lower-case names listed in Connection headers (other than the hop-by-hop ones), or undefined if none. */
+function connectionListed(raw: readonly string[]): Set<string> | undefined {
+  let listed: Set<string> | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    if (name.length === 10 && equalsToken(name, 'connection')) listed = listedIn(raw[i + 1]!, listed)
+  }
+  return listed
+}
+
+/** Whether a header name (a token) is one of HOP_BY_HOP, without making a lower-case copy of it. */
+function isHopByHop(name: string): boolean {
+  switch (name.length) {
+    case 2:
+      return equalsToken(name, 'te')
+    case 7:
+      return equalsToken(name, 'trailer') || equalsToken(name, 'upgrade')
+    case 10:
+      return equalsToken(name, 'connection') || equalsToken(name, 'keep-alive')
+    case 16:
+      return equalsToken(name, 'proxy-connection')
+    case 17:
+      return equalsToken(name, 'transfer-encoding')
+    case 18:
+      return equalsToken(name, 'proxy-authenticate')
+    case 19:
+      return equalsToken(name, 'proxy-authorization')
+    default:
+      return false
+  }
 }
 
 export interface ForwardInfo {
@@ -93,32 +122,37 @@ function forwardedElement(info: ForwardInfo): string {
 }
 
 /**
- * Headers for the client's response, from the server's raw headers (Buffers from undici). Content-Length is
- * dropped when Transfer-Encoding was present (the framing is redone by the balancer).
+ * Headers for the client's response, from the server's (flat latin1 strings from ResponseParser), filtered in
+ * place: the array is returned. `connection` is the server's Connection value (ResponseParser.connection): the
+ * names it lists go too. Content-Length is dropped when Transfer-Encoding was present (the framing is redone by
+ * the balancer).
  */
-export function clientResponseHeaders(raw: readonly Buffer[]): string[] {
-  const listed = connectionListed(raw)
-  const out: string[] = []
+export function clientResponseHeaders(raw: string[], connection: string | undefined): string[] {
+  // "keep-alive" and "close" name no header: the common values cost no parsing.
+  const listed =
+    connection === undefined || equalsToken(connection, 'keep-alive') || equalsToken(connection, 'close') ? undefined : listedIn(connection, undefined)
   let chunked = false
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1')
-    const lower = name.toLowerCase()
-    if (HOP_BY_HOP.has(lower)) {
-      if (lower === 'transfer-encoding') chunked = true
+  let write = 0
+  for (let read = 0; read < raw.length; read += 2) {
+    const name = raw[read]!
+    if (isHopByHop(name)) {
+      if (name.length === 17) chunked = true
       continue
     }
-    if (listed?.has(lower) === true) continue
-    out.push(name, raw[i + 1]!.toString('latin1'))
+    if (listed?.has(name.toLowerCase()) === true) continue
+    raw[write++] = name
+    raw[write++] = raw[read + 1]!
   }
+  raw.length = write
   if (chunked) {
-    for (let i = 0; i < out.length; i += 2) {
-      if (out[i]!.toLowerCase() === 'content-length') {
-        out.splice(i, 2)
+    for (let i = 0; i < raw.length; i += 2) {
+      if (equalsToken(raw[i]!, 'content-length')) {
+        raw.splice(i, 2)
         i -= 2
       }
     }
   }
-  return out
+  return raw
 }
 
 /** First value of a header in a flat raw list (case-insensitive), or undefined. */

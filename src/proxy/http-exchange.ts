@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Dispatcher } from 'undici'
 import type { RetryCondition } from '../config/schema.js'
 import type { ErrorCode, ErrorParams } from '../errors.js'
 import type { Backend } from '../runtime/backend.js'
@@ -11,20 +10,30 @@ import { chooseRelease, type ReleaseChoice } from './release-choice.js'
 import { hashKeyOf, stickyCookieValue } from './request-keys.js'
 import { BodyTooLargeError, readRequestBody, type RequestBody } from './request-body.js'
 import type { FrontendContext } from './frontend-context.js'
+import { failureReason } from './upstream-connect.js'
+import type { UpstreamErrorCode } from './upstream-error.js'
+import type { UpstreamHandler, UpstreamLink } from './upstream-handler.js'
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 /** Why an upstream attempt failed, as the retry policy and the error answer see it. */
-type Failure = 'conn-failure' | 'empty-response' | 'timeout' | 'protocol' | 'too-large' | 'client-gone' | 'retry-status' | 'internal' | 'other'
+export type Failure = 'conn-failure' | 'empty-response' | 'timeout' | 'protocol' | 'too-large' | 'client-gone' | 'retry-status' | 'internal' | 'other'
 
 class RetryStatusAbort extends Error {}
+
+/** The upstream client threw while taking the request: a defect, which must cost this request only. */
+class SendDefect extends Error {
+  constructor(cause: unknown) {
+    super('the upstream client failed to take the request', { cause })
+  }
+}
 
 /**
  * One client request on its way through the balancer: body handling, server choice (sticky cookie, hash key
  * or algorithm), the queue, upstream attempts and retries, and streaming the response back with backpressure.
- * It is undici's dispatch handler for every attempt (one object per request, reused across retries).
+ * It is the upstream client's handler for every attempt (one object per request, reused across retries).
  */
-export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
+export class HttpExchange implements UpstreamHandler, QueueWaiter {
   private readonly ctx: FrontendContext
   private backend: Backend
   private readonly req: IncomingMessage
@@ -43,8 +52,8 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   private release: ReleaseChoice | undefined
   private tried: Set<Server> | undefined
   private attempts = 0
-  private abortUpstream: ((err?: Error) => void) | undefined
-  private resumeUpstream: (() => void) | undefined
+  /** The upstream request of the current attempt, from onConnect until it ends. */
+  private link: UpstreamLink | undefined
   private responseStarted = false
   private done = false
   private queuedAt = 0
@@ -151,24 +160,30 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     this.upstreamStart = performance.now()
     this.setCookie = this.backend.config.sticky !== undefined && this.cookie !== server.cookieValue
     const body = this.body.kind === 'buffered' || this.body.kind === 'stream' ? this.body.data : null
-    server.pool.dispatch({ path: this.req.url ?? '/', method: this.req.method ?? 'GET', headers: this.headers, body }, this)
+    try {
+      server.pool.request(this.req.method ?? 'GET', this.req.url ?? '/', this.headers, body, this)
+    } catch (err) {
+      const link = this.link
+      this.onError(new SendDefect(err))
+      link?.abort(this)
+    }
   }
 
-  // ---- undici's dispatch handler ----
+  // ---- the upstream client's handler ----
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.abortUpstream = abort
-    if (this.done) abort()
+  onConnect(link: UpstreamLink): void {
+    this.link = link
+    if (this.done) link.abort(this)
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  onHeaders(statusCode: number, statusText: string, rawHeaders: string[], connection: string | undefined): boolean {
     if (this.done) return false
     this.upstreamMs = performance.now() - this.upstreamStart
     if (statusCode >= 500 && this.canRetry(String(statusCode) as RetryCondition, true)) {
-      this.abortUpstream?.(new RetryStatusAbort())
+      this.link?.abort(this, new RetryStatusAbort())
       return false
     }
-    const headers = clientResponseHeaders(rawHeaders)
+    const headers = clientResponseHeaders(rawHeaders, connection)
     if (this.setCookie) headers.push('set-cookie', `${this.backend.config.sticky!.cookie}=${this.server!.cookieValue}; Path=/; HttpOnly; SameSite=Lax`)
     if (this.release?.setCookie !== undefined) headers.push('set-cookie', this.release.setCookie)
     const http1 = this.req.httpVersionMajor === 1
@@ -179,13 +194,12 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
       else this.res.writeHead(statusCode, headers)
     } catch {
       // Only HTTP/2 refuses headers that HTTP/1.1 passes (a field that must be single, sent twice).
-      this.abortUpstream?.()
+      this.link?.abort(this)
       this.fail('SY_ERR_UPSTREAM_PROTOCOL')
       return false
     }
     this.status = statusCode
     this.responseStarted = true
-    this.resumeUpstream = resume
     return true
   }
 
@@ -231,9 +245,9 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
       if (failure === 'conn-failure') server.stats.connectionErrors++
       else if (failure === 'empty-response' || failure === 'timeout' || failure === 'protocol') server.stats.responseErrors++
     }
-    // Only the server's own failures count against it (a request undici refused to send says nothing of it).
+    // Only the server's own failures count against it (a request that could not be sent says nothing of it).
     if (server !== undefined && failure !== 'client-gone' && failure !== 'too-large' && failure !== 'internal') this.backend.observe(server, true)
-    if (failure === 'conn-failure' && server !== undefined) server.markDown((err as NodeJS.ErrnoException).code ?? err.message)
+    if (failure === 'conn-failure' && server !== undefined) server.markDown(failureReason(err))
     if (failure === 'retry-status' || ((failure === 'conn-failure' || failure === 'empty-response') && this.canRetry(failure, false))) {
       this.backend.retriesTotal++
       if (server !== undefined) (this.tried ??= new Set()).add(server)
@@ -273,7 +287,7 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     const server = this.server
     if (server !== undefined) {
       this.server = undefined
-      this.abortUpstream = undefined
+      this.link = undefined
       server.end()
     }
     return server
@@ -297,20 +311,20 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   }
 
   private readonly onClientDrain = (): void => {
-    this.resumeUpstream?.()
+    this.link?.resume(this)
   }
 
   private readonly onClientClose = (): void => {
     if (this.res.writableFinished) return
     // The client went away first: stop the upstream transfer and give the slot back.
     this.backend.queue.remove(this)
-    const abort = this.abortUpstream
+    const link = this.link
     if (!this.done) {
       this.done = true
       this.status = this.responseStarted ? this.status : 499
       this.logAccess()
     }
-    if (abort !== undefined) abort()
+    if (link !== undefined) link.abort(this)
     else if (this.body.kind === 'stream') this.body.data.destroy()
   }
 
@@ -345,30 +359,31 @@ export class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   }
 }
 
-/** Maps undici's and the socket layer's errors to what the retry policy distinguishes. */
-function classify(err: Error): Failure {
+/** Maps the upstream client's and the socket layer's errors to what the retry policy distinguishes. */
+export function classify(err: Error): Failure {
   if (err instanceof BodyTooLargeError) return 'too-large'
-  const code = (err as NodeJS.ErrnoException).code
+  if (err instanceof SendDefect) return 'internal'
+  const code = (err as NodeJS.ErrnoException).code as UpstreamErrorCode | string | undefined
   switch (code) {
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
     case 'EADDRNOTAVAIL':
-    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'UPSTREAM_CONNECT_TIMEOUT':
       return 'conn-failure'
+    // Only before any response byte: later, the connection reports UPSTREAM_TRUNCATED.
     case 'ECONNRESET':
     case 'EPIPE':
-    case 'UND_ERR_SOCKET':
+    case 'UPSTREAM_CLOSED':
       return 'empty-response'
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
+    case 'UPSTREAM_HEADERS_TIMEOUT':
+    case 'UPSTREAM_BODY_TIMEOUT':
       return 'timeout'
-    case 'UND_ERR_INVALID_ARG':
-      return 'internal'
-    case 'UND_ERR_ABORTED':
-    case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
+    case 'UPSTREAM_PROTOCOL':
+      return 'protocol'
+    case 'UPSTREAM_ABORTED':
+    case 'UPSTREAM_BODY_LENGTH':
       return 'client-gone'
   }
-  if (code?.startsWith('HPE_') === true || err.name === 'HTTPParserError') return 'protocol'
   return 'other'
 }

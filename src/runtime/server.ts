@@ -1,11 +1,10 @@
-import { Pool } from 'undici'
 import type { BalanceTarget } from '../balance/balancer.js'
 import { hash32 } from '../balance/hash-function.js'
 import { formatHostPort, type HostPort } from '../config/address.js'
 import type { BackendConfig } from '../config/schema.js'
 import { LatencyHistogram } from '../metrics/latency-histogram.js'
 import { TrafficStats } from '../metrics/traffic-stats.js'
-import { defaultServerName, upstreamTlsOptions } from '../proxy/upstream-tls.js'
+import { UpstreamPool } from '../proxy/upstream-pool.js'
 
 export type AdminState = 'ready' | 'drain' | 'maint'
 export type Health = 'up' | 'down' | 'unchecked'
@@ -38,7 +37,7 @@ export interface ServerSpec {
 
 /**
  * One server of a backend as the data plane sees it: address, weights, admin state x health -> effective state,
- * counters and its upstream connection pool (undici Pool: keep-alive connections, one request each at a time).
+ * counters and its upstream connection pool (UpstreamPool: keep-alive connections, one request each at a time).
  *
  * Only UP servers (admin ready, health up, not ejected, below max_connections) take new requests. DRAIN keeps
  * the requests in flight and the clients whose persistence cookie names it; MAINT gets nothing.
@@ -52,7 +51,7 @@ export class Server implements BalanceTarget {
   readonly cookieValue: string
   readonly backup: boolean
   readonly maxConnections: number
-  readonly pool: Pool
+  readonly pool: UpstreamPool
   /** The configuration this server was built with; a reload keeps the server only when it is unchanged. */
   readonly identity: string
 
@@ -116,18 +115,13 @@ export class Server implements BalanceTarget {
     if (!checked) this.upSince = Date.now()
     this.observer = observer
     this.identity = serverIdentity(spec, backend)
-    this.pool = new Pool(this.origin, {
+    // Idle connections close after 4 s, or sooner when the server's Keep-Alive hint says less.
+    this.pool = new UpstreamPool({
+      address: spec.address,
+      tls: backend.tls,
       connectTimeout: backend.timeouts.connect,
-      headersTimeout: backend.timeouts.server,
-      bodyTimeout: backend.timeouts.server,
-      // Idle upstream connections are closed after this long unless the server's Keep-Alive hint says less.
-      keepAliveTimeout: 4000,
-      keepAliveMaxTimeout: 60_000,
-      pipelining: 1,
-      connections: this.maxConnections > 0 ? this.maxConnections : null,
-      ...(backend.tls === undefined
-        ? {}
-        : { connect: { servername: defaultServerName(spec.address.host), ...upstreamTlsOptions(backend.tls) } }),
+      serverTimeout: backend.timeouts.server,
+      maxConnections: this.maxConnections,
     })
   }
 

@@ -48,7 +48,12 @@ export async function startBackend(name: string, handler?: Handler, port = 0): P
     server,
     kill: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-      for (const s of sockets) s.resetAndDestroy()
+      // A socket whose write side is already shut down (the peer closed first and node answered with its own
+      // FIN) cannot be reset: node 20 reports EINVAL and leaves the handle open, spinning the event loop.
+      for (const s of sockets) {
+        if (s.writableEnded) s.destroy()
+        else s.resetAndDestroy()
+      }
       await closed
     },
     close: async () => {

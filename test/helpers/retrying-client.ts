@@ -81,6 +81,9 @@ export interface ClientLoadOptions {
   /** Share of requests on a fresh connection, the rest on kept-alive ones (default 0.5, like steadyLoad). */
   readonly freshConnectionShare?: number
   readonly timeoutMs?: number
+  /** After `durationMs`, the load goes on at the same rate until this returns true, for `maxDurationMs` at most. */
+  readonly until?: () => boolean
+  readonly maxDurationMs?: number
 }
 
 export interface ClientLoadResult {
@@ -101,7 +104,10 @@ export interface ClientLoadResult {
   maxMs: number
 }
 
-/** `rate` requests per second for `durationMs`, through retryingRequest (or plain requests with `retry: false`). */
+/**
+ * `rate` requests per second for `durationMs` (or longer, see `until`), through retryingRequest (or plain requests
+ * with `retry: false`).
+ */
 export async function clientLoad(options: ClientLoadOptions): Promise<ClientLoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
   const result: ClientLoadResult = { sent: 0, ok: 0, failed: 0, failures: {}, failedAnswers: [], bodies: {}, retries: 0, retriedRequests: 0, maxMs: 0 }
@@ -114,7 +120,8 @@ export async function clientLoad(options: ClientLoadOptions): Promise<ClientLoad
     result.failed++
     result.failures[key] = (result.failures[key] ?? 0) + 1
   }
-  for (let i = 0; i < total; i++) {
+  const goOn = (): boolean => options.until !== undefined && !options.until() && Date.now() - start < (options.maxDurationMs ?? options.durationMs)
+  for (let i = 0; i < total || goOn(); i++) {
     const due = start + i * interval
     const wait = due - Date.now()
     if (wait > 0) await new Promise((r) => setTimeout(r, wait))

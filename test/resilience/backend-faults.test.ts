@@ -131,7 +131,16 @@ async function runFault(t: TestContext, fault: Fault): Promise<FaultOutcome> {
       else await sleep(50)
     }
   })()
-  const phase1 = await clientLoad({ url: lb.url(), rate: RATE, durationMs: PHASE1_MS, retry: false })
+  // Until the ejection: with leastconn the hung server takes about one request per timeouts.server, so three
+  // timeouts in a row may take longer than PHASE1_MS.
+  const phase1 = await clientLoad({
+    url: lb.url(),
+    rate: RATE,
+    durationMs: PHASE1_MS,
+    retry: false,
+    until: () => ejectedAt > 0,
+    maxDurationMs: PHASE1_MS + 10_000,
+  })
   await watching
   const phase2 = await steadyLoad({ url: lb.url(), rate: RATE, durationMs: PHASE2_MS })
   const stillOut = (await serverView(lb, 'bad'))?.state === 'DOWN'

@@ -18,6 +18,8 @@ type Report = Extract<FromWorker, { type: 'report' }>
 const SNAPSHOT_POLL_MS = 100
 /** A worker that does not acknowledge a change within this is not waited for (it is logged). */
 const SYNC_TIMEOUT_MS = 2000
+/** A worker that has not applied (or refused) a reload within this fails it. */
+const CONFIG_TIMEOUT_MS = 15_000
 /** A worker that died is started again after this (doubling up to 10 s while it keeps dying at start). */
 const RESTART_DELAY_MS = 250
 
@@ -147,10 +149,20 @@ export class WorkerPool {
     this.configVersion = this.version
     await new Promise<void>((resolve) => {
       if (waiting.size === 0) return resolve()
+      // A worker that neither applies nor refuses in time (hung) must not hold the reload forever.
+      const timer = setTimeout(() => {
+        const late = [...waiting].map((slot) => slot.id)
+        for (const id of late) failures.push({ worker: id, reason: `no answer within ${CONFIG_TIMEOUT_MS / 1000} s` })
+        resolve()
+      }, CONFIG_TIMEOUT_MS)
+      timer.unref()
       this.configWaiter = (slot, failure) => {
         if (!waiting.delete(slot)) return
         if (failure !== undefined) failures.push({ worker: slot.id, reason: failure })
-        if (waiting.size === 0) resolve()
+        if (waiting.size === 0) {
+          clearTimeout(timer)
+          resolve()
+        }
       }
       for (const slot of waiting) slot.worker!.send(message)
     })

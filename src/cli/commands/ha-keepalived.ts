@@ -8,24 +8,13 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { resolveStateDir } from '../../ha/ha-paths.js'
 import { renderKeepalived, type RenderedFile } from '../../ha/keepalived-config.js'
-import { checkKeepalivedInput } from '../../ha/keepalived-options.js'
+import { checkKeepalivedInput, type KeepalivedInput } from '../../ha/keepalived-options.js'
 import { reportFailure, resolveAdminTarget, UsageError } from '../admin-client.js'
 
-export interface HaKeepalivedOptions {
-  readonly vip?: string
-  readonly interface?: string
-  readonly priority?: string
-  readonly peer?: string[]
-  readonly source?: string
-  readonly routerId: string
-  readonly advertInt: string
-  readonly authPass?: string
-  readonly instance: string
-  readonly scriptUser: string
+/** The command line: the checked options (keepalived-options.ts), and where the admin URL and defaults come from. */
+export type HaKeepalivedOptions = Omit<KeepalivedInput, 'admin' | 'scriptsDir'> & {
   readonly admin?: string
   readonly config?: string
-  readonly stateDir?: string
-  readonly trackFile?: string
   readonly out?: string
 }
 
@@ -38,16 +27,7 @@ export async function haKeepalivedCommand(opts: HaKeepalivedOptions): Promise<nu
     const stateDir = await resolveStateDir(opts)
     const scriptsDir = resolve(opts.out ?? DEFAULT_SCRIPTS_DIR)
     const checked = checkKeepalivedInput({
-      vip: opts.vip,
-      interface: opts.interface,
-      priority: opts.priority,
-      peer: opts.peer,
-      source: opts.source,
-      routerId: opts.routerId,
-      advertInt: opts.advertInt,
-      authPass: opts.authPass,
-      instance: opts.instance,
-      scriptUser: opts.scriptUser,
+      ...opts,
       admin,
       stateDir,
       trackFile: opts.trackFile === undefined ? undefined : resolve(opts.trackFile),

@@ -90,3 +90,13 @@ export async function startBalancerProcess(yaml: string, env: NodeJS.ProcessEnv 
     },
   }
 }
+
+/** One admin API call to a balancer process with the bearer `token`: the status and the parsed JSON answer. */
+export async function adminCall(lb: BalancerProcess, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const res = await fetch(`http://${lb.admin}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  return { status: res.status, json: await res.json() }
+}

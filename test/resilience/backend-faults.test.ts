@@ -12,7 +12,7 @@ import { dirname } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
 import type { ServerView, StateView } from '../../src/admin/balancer-control.js'
 import { startBackend, type TestBackend } from '../helpers/backend.js'
-import { startBalancerProcess, type BalancerProcess } from '../helpers/balancer.js'
+import { adminCall, startBalancerProcess, type BalancerProcess } from '../helpers/balancer.js'
 import { cleanups } from '../helpers/cleanup.js'
 import { balancerYaml } from '../helpers/config-yaml.js'
 import { startFaultServer, type Fault } from '../helpers/fault-servers.js'
@@ -51,13 +51,8 @@ function faultYaml(servers: Record<string, string>): string {
   return balancerYaml({ admin: `token: ${TOKEN}`, backend: BACKEND, servers })
 }
 
-async function admin(lb: BalancerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`http://${lb.admin}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  return { status: res.status, json: await res.json() }
+function admin(lb: BalancerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  return adminCall(lb, TOKEN, method, path, body)
 }
 
 async function serverView(lb: BalancerProcess, name: string): Promise<ServerView | undefined> {

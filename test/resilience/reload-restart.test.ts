@@ -17,7 +17,7 @@ import { describe, it, type TestContext } from 'node:test'
 import { WebSocket, WebSocketServer, type RawData } from 'ws'
 import type { ServerView, StateView } from '../../src/admin/balancer-control.js'
 import { startBackend } from '../helpers/backend.js'
-import { startBalancerProcess, type BalancerProcess } from '../helpers/balancer.js'
+import { adminCall, startBalancerProcess, type BalancerProcess } from '../helpers/balancer.js'
 import { cleanups } from '../helpers/cleanup.js'
 import { balancerYaml } from '../helpers/config-yaml.js'
 import { refusedPort } from '../helpers/raw-http.js'
@@ -30,13 +30,8 @@ const TOKEN = 'reload-token'
 const RATE = soak(200, 400)
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
-async function api(lb: BalancerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`http://${lb.admin}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  return { status: res.status, json: await res.json() }
+function api(lb: BalancerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  return adminCall(lb, TOKEN, method, path, body)
 }
 
 async function servers(lb: BalancerProcess): Promise<ServerView[]> {

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { it } from 'node:test'
 import { startBackend, type TestBackend } from './helpers/backend.js'
 import { tempDir } from './helpers/balancer.js'
+import { balancerYaml } from './helpers/config-yaml.js'
 import { steadyLoad } from './helpers/load.js'
 import { startReleaseBalancer } from './helpers/release.js'
 import { waitFor } from './helpers/wait.js'
@@ -25,26 +26,19 @@ it('static rolling with batch 1 runs the deploy command once per server and neve
     for (const s of servers) await s.close()
   })
   const log = join(dir, 'deploys.log')
-  const yaml = `
-admin: { listen: 127.0.0.1:0 }
-access_log: false
-state_dir: state
-frontends:
-  web: { listen: 127.0.0.1:0, default_backend: app }
-backends:
-  app:
-    health: { type: http, path: /healthz, interval: 300ms, fast_interval: 100ms, rise: 2, fall: 2 }
-    servers:
-${servers.map((s) => `      ${s.name}: { address: ${s.address} }`).join('\n')}
-services:
+  const yaml = balancerYaml({
+    top: 'state_dir: state',
+    backend: '    health: { type: http, path: /healthz, interval: 300ms, fast_interval: 100ms, rise: 2, fall: 2 }',
+    servers,
+    after: `services:
   app:
     backend: app
     version: v1
     provider:
       type: static
       deploy_command: 'echo "{{server}} {{host}} {{port}} {{version}}" >> ${log}; sleep 0.2; echo {{version}} > ${dir}/{{server}}.version'
-    strategy: { type: rolling, batch: 1, healthy_deadline: 5s, drain_timeout: 2s }
-`
+    strategy: { type: rolling, batch: 1, healthy_deadline: 5s, drain_timeout: 2s }`,
+  })
   const { lb, url } = await startReleaseBalancer(yaml, dir)
   t.after(() => lb.stop(500))
   await waitFor('all UP', () => (lb.state().backends[0]!.servers.every((s) => s.state === 'UP') ? true : undefined))

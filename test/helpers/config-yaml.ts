@@ -4,6 +4,17 @@ export interface ServerEntry {
   readonly address: string
 }
 
+/**
+ * Service `app` on backend `app`, static servers whose deploy does nothing, rolling releases: the `after:` of
+ * balancerYaml for tests of the admin side of releases. Replace VERSION with the version the servers run.
+ */
+export const STATIC_SERVICE = `services:
+  app:
+    backend: app
+    version: VERSION
+    provider: { type: static, deploy_command: 'true' }
+    strategy: { type: rolling, healthy_deadline: 5s, drain_timeout: 1s }`
+
 export interface BalancerYamlOptions {
   /** More keys of the `admin:` map after its listen address, e.g. `token: secret`. */
   readonly admin?: string

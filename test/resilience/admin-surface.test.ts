@@ -25,6 +25,7 @@ import { statsRoutes } from '../../src/admin/stats-routes.js'
 import type { RateLookup } from '../../src/stats/request-rates.js'
 import { startBackend, type TestBackend } from '../helpers/backend.js'
 import { ROOT, startBalancerProcess, tempDir, type BalancerProcess } from '../helpers/balancer.js'
+import { balancerYaml, STATIC_SERVICE } from '../helpers/config-yaml.js'
 import { sampleResident } from '../helpers/process-memory.js'
 import { hostPortOf, rawRequest } from '../helpers/raw-http.js'
 import { recordCase } from './summary.js'
@@ -154,24 +155,13 @@ describe('admin surface', () => {
   before(async () => {
     for (const name of ['a', 'b']) backends.push(await startBackend(name, (req, res) => res.end(req.url === '/healthz' ? 'ok' : name)))
     dir = tempDir()
-    const yaml = `
-admin: { listen: 127.0.0.1:0, token: ${TOKEN} }
-access_log: false
-state_dir: state
-frontends:
-  web: { listen: 127.0.0.1:0, default_backend: app }
-backends:
-  app:
-    health: { type: http, path: /healthz, interval: 200ms, fast_interval: 100ms, rise: 1, fall: 2 }
-    servers:
-${backends.map((b) => `      ${b.name}: { address: ${b.address} }`).join('\n')}
-services:
-  app:
-    backend: app
-    version: v1
-    provider: { type: static, deploy_command: 'true' }
-    strategy: { type: rolling, healthy_deadline: 5s, drain_timeout: 1s }
-`
+    const yaml = balancerYaml({
+      admin: `token: ${TOKEN}`,
+      top: 'state_dir: state',
+      backend: '    health: { type: http, path: /healthz, interval: 200ms, fast_interval: 100ms, rise: 1, fall: 2 }',
+      servers: backends,
+      after: STATIC_SERVICE.replace('VERSION', 'v1'),
+    })
     lb = await startBalancerProcess(yaml, {}, { dir })
     // A paused deployment: pause, resume, promote and abort all have a live target.
     const created = await call(lb.admin, 'POST', '/api/v1/deployments', { headers: { ...bearer, ...json }, body: '{"service": "app", "version": "v2"}' })

@@ -16,7 +16,8 @@ import { parseDeploymentRecord } from '../../src/deploy/deployment-store.js'
 import { runtimeStateSchema } from '../../src/runtime/runtime-state.js'
 import { STATE_FILE_VERSION } from '../../src/runtime/state-file.js'
 import { startBackend, type TestBackend } from '../helpers/backend.js'
-import { startBalancerProcess, tempDir, type BalancerProcess } from '../helpers/balancer.js'
+import { adminCall, startBalancerProcess, tempDir, type BalancerProcess } from '../helpers/balancer.js'
+import { balancerYaml, STATIC_SERVICE } from '../helpers/config-yaml.js'
 import { cleanups } from '../helpers/cleanup.js'
 import { waitFor } from '../helpers/wait.js'
 import { recordCase, soak } from './summary.js'
@@ -26,34 +27,18 @@ const CYCLES = soak(20, 150)
 /** Weights written per cycle at most: distinct values within a cycle (weights are 0-256). */
 const MAX_WRITES = 200
 
-async function api(lb: BalancerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`http://${lb.admin}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  return { status: res.status, json: await res.json() }
+function api(lb: BalancerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  return adminCall(lb, TOKEN, method, path, body)
 }
 
 function yaml(backends: readonly TestBackend[]): string {
-  return `
-admin: { listen: 127.0.0.1:0, token: ${TOKEN} }
-access_log: false
-state_dir: state
-frontends:
-  web: { listen: 127.0.0.1:0, default_backend: app }
-backends:
-  app:
-    health: { type: http, path: /healthz, interval: 100ms, fast_interval: 50ms, rise: 1, fall: 2 }
-    servers:
-${backends.map((b) => `      ${b.name}: { address: ${b.address} }`).join('\n')}
-services:
-  app:
-    backend: app
-    version: v0
-    provider: { type: static, deploy_command: 'true' }
-    strategy: { type: rolling, healthy_deadline: 5s, drain_timeout: 1s }
-`
+  return balancerYaml({
+    admin: `token: ${TOKEN}`,
+    top: 'state_dir: state',
+    backend: '    health: { type: http, path: /healthz, interval: 100ms, fast_interval: 50ms, rise: 1, fall: 2 }',
+    servers: backends,
+    after: STATIC_SERVICE.replace('VERSION', 'v0'),
+  })
 }
 
 /** Problems with the files as the kill left them: each must parse and pass its schema (no repair by a restart). */

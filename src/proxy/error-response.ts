@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http'
+import type { ClientResponse } from './client-message.js'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import { ERRORS, formatMessage, type ErrorCode, type ErrorParams } from '../errors.js'
@@ -19,7 +19,7 @@ function wantsJson(accept: string | undefined): boolean {
 }
 
 export function sendError(
-  res: ServerResponse,
+  res: ClientResponse,
   code: ErrorCode,
   requestId: string,
   params: ErrorParams = {},
@@ -29,7 +29,7 @@ export function sendError(
     res.destroy()
     return
   }
-  const json = wantsJson(res.req?.headers.accept)
+  const json = wantsJson(res.req.headers.accept)
   const body = errorBody(code, requestId, params, json)
   const headers: Record<string, string | number> = {
     'content-type': json ? 'application/json' : 'text/plain; charset=utf-8',
@@ -38,7 +38,7 @@ export function sendError(
     'x-request-id': requestId,
   }
   // HTTP/2 forbids Connection; a closing HTTP/2 frontend sends GOAWAY instead.
-  if (options.close === true && res.req?.httpVersionMajor !== 2) headers.connection = 'close'
+  if (options.close === true && res.req.httpVersionMajor !== 2) headers.connection = 'close'
   res.writeHead(ERRORS[code].status, headers)
   res.end(body)
 }

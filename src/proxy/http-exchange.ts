@@ -1,9 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { RetryCondition } from '../config/schema.js'
 import type { ErrorCode, ErrorParams } from '../errors.js'
 import type { Backend } from '../runtime/backend.js'
 import type { QueueWaiter } from '../runtime/request-queue.js'
 import type { Server } from '../runtime/server.js'
+import type { ClientRequest, ClientResponse } from './client-message.js'
 import { sendError } from './error-response.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
 import { chooseRelease, type ReleaseChoice } from './release-choice.js'
@@ -36,8 +36,8 @@ class SendDefect extends Error {
 export class HttpExchange implements UpstreamHandler, QueueWaiter {
   private readonly ctx: FrontendContext
   private backend: Backend
-  private readonly req: IncomingMessage
-  private readonly res: ServerResponse
+  private readonly req: ClientRequest
+  private readonly res: ClientResponse
   private readonly requestId: string
   private readonly started: number
 
@@ -68,7 +68,7 @@ export class HttpExchange implements UpstreamHandler, QueueWaiter {
   private setCookie = false
   private errorCode: ErrorCode | undefined
 
-  constructor(ctx: FrontendContext, backend: Backend, req: IncomingMessage, res: ServerResponse, requestId: string, started: number) {
+  constructor(ctx: FrontendContext, backend: Backend, req: ClientRequest, res: ClientResponse, requestId: string, started: number) {
     this.ctx = ctx
     this.backend = backend
     this.req = req

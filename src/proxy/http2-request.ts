@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http'
+import type { ClientRequest } from './client-message.js'
 
 /**
  * Makes an HTTP/2 request (node's compatibility API) look like the HTTP/1.1 request it is forwarded as
@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http'
  * behind us speak HTTP/1.1, where a request carries one Cookie header. Mutates `req.rawHeaders` and
  * `req.headers.host` in place; the rest of the data path then treats the request like any other.
  */
-export function adaptHttp2Request(req: IncomingMessage): void {
+export function adaptHttp2Request(req: ClientRequest): void {
   const raw = req.rawHeaders
   let authority: string | undefined
   let hasHost = false

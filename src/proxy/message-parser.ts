@@ -82,6 +82,8 @@ export abstract class MessageParser {
   private sizeDigits = 0
   /** Bytes of the current chunk extensions or of the trailer section. */
   private framingBytes = 0
+  /** The lower-case name of the trailer field being read (its first bytes), until its colon; '' after it. */
+  private trailerName = ''
   /** The status a server would answer the error with: 400, or 431 for a head too large. */
   protected failStatus = 400
 
@@ -389,13 +391,24 @@ export abstract class MessageParser {
           if (c === CR) this.state = TRAILER_END_LF
           else if (c === SP || c === HTAB) return this.fail('obs-fold in the trailer section')
           else if (TOKEN_CHARS[c] !== 1) return this.fail('invalid trailer field')
-          else this.state = TRAILER_LINE
+          else {
+            this.state = TRAILER_LINE
+            this.trailerName = String.fromCharCode(c | 0x20)
+          }
           if (++this.framingBytes > this.maxHeadBytes) return this.fail('trailer section too large')
           break
         case TRAILER_LINE:
           // Trailer fields are read and dropped (the head went on before them).
           if (c === CR) this.state = TRAILER_LF
           else if (isControl(c)) return this.fail('invalid trailer field')
+          else if (this.trailerName !== '') {
+            // A framing field in the trailer section would tell a server that reads it a different length.
+            if (c === 58 /* ':' */) {
+              if (this.trailerName === 'content-length' || this.trailerName === 'transfer-encoding') return this.fail('framing field in the trailer section')
+              this.trailerName = ''
+            } else if (this.trailerName.length < 17) this.trailerName += String.fromCharCode(c | 0x20)
+            else this.trailerName = ''
+          }
           if (++this.framingBytes > this.maxHeadBytes) return this.fail('trailer section too large')
           break
         case TRAILER_LF:

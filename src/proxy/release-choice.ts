@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { IncomingMessage } from 'node:http'
+import type { ClientRequest } from './client-message.js'
 import { hash32 } from '../balance/hash-function.js'
 import type { Backend } from '../runtime/backend.js'
 import { cookieValue } from './request-keys.js'
@@ -17,7 +17,7 @@ const NONE: ReleaseChoice = { preferred: undefined, setCookie: undefined }
  * cookie, or a new one) falls at a point of [0, 100) and the split's ranges decide, so a client keeps its version
  * while weights only grow toward the new one.
  */
-export function chooseRelease(backend: Backend, req: IncomingMessage): ReleaseChoice {
+export function chooseRelease(backend: Backend, req: ClientRequest): ReleaseChoice {
   const split = backend.split
   if (split === undefined) return NONE
   const { cookie, forceHeader } = backend.splitOptions

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http'
+import { bodyOf, type ClientRequest } from './client-message.js'
 import { Readable } from 'node:stream'
 
 /**
@@ -21,7 +21,7 @@ const ABORTED: RequestBody = { kind: 'aborted' }
  * Whether the request carries a body at all (RFC 9112 section 6.3). HTTP/2 has no Transfer-Encoding: a request
  * without a body ends its stream with its headers (RFC 9113 section 8.1).
  */
-export function hasBody(req: IncomingMessage): boolean {
+export function hasBody(req: ClientRequest): boolean {
   const length = req.headers['content-length']
   if (length !== undefined) return length !== '0'
   if (req.httpVersionMajor === 2) return (req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders !== true
@@ -32,9 +32,11 @@ export function hasBody(req: IncomingMessage): boolean {
  * Reads up to `retryBuffer` bytes. `maxBody` (0 = none) bounds the whole body: a declared length above it is
  * refused at once, a chunked body that grows past it fails the stream (the caller answers 413).
  */
-export function readRequestBody(req: IncomingMessage, retryBuffer: number, maxBody: number): Promise<RequestBody> | RequestBody {
-  if (!hasBody(req)) return NONE
-  const declared = req.headers['content-length'] === undefined ? -1 : Number(req.headers['content-length'])
+export function readRequestBody(request: ClientRequest, retryBuffer: number, maxBody: number): Promise<RequestBody> | RequestBody {
+  if (!hasBody(request)) return NONE
+  const req = bodyOf(request)
+  const length = request.headers['content-length']
+  const declared = length === undefined ? -1 : Number(length)
   if (maxBody > 0 && declared > maxBody) return TOO_LARGE
   if (declared > retryBuffer) return { kind: 'stream', data: limitStream(req, [], 0, maxBody) }
 
@@ -69,7 +71,7 @@ export function readRequestBody(req: IncomingMessage, retryBuffer: number, maxBo
       resolve(ABORTED)
     }
     const onClose = (): void => {
-      if (!req.complete) onAbort()
+      if (!request.complete) onAbort()
     }
     req.on('data', onData)
     req.on('end', onEnd)
@@ -86,7 +88,7 @@ export class BodyTooLargeError extends Error {
 }
 
 /** The already-read chunks followed by the rest of the request, failing once the total passes maxBody. */
-function limitStream(req: IncomingMessage, head: Buffer[], headSize: number, maxBody: number): Readable {
+function limitStream(req: Readable, head: Buffer[], headSize: number, maxBody: number): Readable {
   if (head.length === 0 && maxBody === 0) return req
   async function* chunks(): AsyncGenerator<Buffer> {
     yield* head

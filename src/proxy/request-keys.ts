@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http'
+import type { ClientRequest } from './client-message.js'
 
 /**
  * Values read from a request to choose its server: the persistence cookie and the hash key.
@@ -18,12 +18,12 @@ export function cookieValue(header: string | undefined, name: string): string | 
   return undefined
 }
 
-export function stickyCookieValue(cookieName: string, req: IncomingMessage): string | undefined {
+export function stickyCookieValue(cookieName: string, req: ClientRequest): string | undefined {
   return cookieValue(req.headers.cookie, cookieName)
 }
 
 /** The key consistent hashing uses: "source", "uri", "header:NAME" or "cookie:NAME" (validated by the schema). */
-export function hashKeyOf(hashKey: string, req: IncomingMessage): string | undefined {
+export function hashKeyOf(hashKey: string, req: ClientRequest): string | undefined {
   if (hashKey === 'source') return req.socket.remoteAddress
   if (hashKey === 'uri') return req.url
   if (hashKey.startsWith('header:')) {

@@ -56,6 +56,18 @@ const REQUEST_NAME_LENGTHS = (1 << 7) | (1 << 6)
 
 const SP = 32
 
+/**
+ * The methods a request may have: the registered ones in use (RFC 9110, WebDAV, and the few others HTTP servers
+ * know). Anything else is refused rather than passed to servers that may read it their own way; names are
+ * case-sensitive (RFC 9110 section 9.1).
+ */
+const METHODS = new Set([
+  'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY',
+  'ACL', 'BIND', 'CHECKOUT', 'COPY', 'LINK', 'LOCK', 'M-SEARCH', 'MERGE', 'MKACTIVITY', 'MKCALENDAR', 'MKCOL', 'MOVE',
+  'NOTIFY', 'PROPFIND', 'PROPPATCH', 'PURGE', 'REBIND', 'REPORT', 'SEARCH', 'SOURCE', 'SUBSCRIBE', 'UNBIND', 'UNLINK',
+  'UNLOCK', 'UNSUBSCRIBE',
+])
+
 export class RequestParser extends MessageParser {
   private readonly sink: RequestSink
   /** Empty lines skipped before the request line being waited for. */
@@ -104,6 +116,8 @@ export class RequestParser extends MessageParser {
     let i = 0
     while (i < lineEnd && TOKEN_CHARS[text.charCodeAt(i)] === 1) i++
     if (i === 0 || i === lineEnd || text.charCodeAt(i) !== SP) return this.fail('invalid request line')
+    const method = text.slice(0, i)
+    if (!METHODS.has(method)) return this.fail('unknown method')
     const targetStart = ++i
     while (i < lineEnd && isTargetChar(text.charCodeAt(i))) i++
     if (i === targetStart) return this.fail('invalid request target')
@@ -113,7 +127,7 @@ export class RequestParser extends MessageParser {
     const minor = text.charCodeAt(lineEnd - 1) - 48
     if (minor !== 0 && minor !== 1) return this.fail('unsupported HTTP version')
     this.versionMinor = minor
-    this.method = text.slice(0, targetStart - 1)
+    this.method = method
     this.target = text.slice(targetStart, i)
     this.emptyLines = 0
     return 0
@@ -126,6 +140,11 @@ export class RequestParser extends MessageParser {
   }
 
   protected override noteField(name: string, value: string): number {
+    // One Content-Length, one value: a repeat, even of the same value, is how requests are smuggled past a
+    // parser that takes the other one.
+    if (name.length === 14 && equalsToken(name, 'content-length') && (this.contentLength >= 0 || value.includes(','))) {
+      return this.fail('more than one Content-Length')
+    }
     if (name.length === 7) {
       if (equalsToken(name, 'upgrade')) this.upgradeField = true
     } else if (name.length === 6) {
@@ -168,7 +187,7 @@ export class RequestParser extends MessageParser {
   }
 }
 
-/** request-target bytes: visible ASCII and obs-text; no SP, no control character. */
+/** request-target bytes: visible ASCII (RFC 3986 has no other; obs-text is refused); no SP, no control character. */
 function isTargetChar(c: number): boolean {
-  return (c > SP && c < 0x7f) || c >= 0x80
+  return c > SP && c < 0x7f
 }

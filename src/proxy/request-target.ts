@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http'
+import type { ClientRequest } from './client-message.js'
 
 /**
  * A Host value (RFC 9110 section 7.2, RFC 3986 section 3.2.2): an IP literal or a reg-name (possibly empty), then an
@@ -14,7 +14,7 @@ const ABSOLUTE_FORM = /^https?:\/\/[^/?#@\\]+(?:[/?]|$)/i
  * (RFC 9112 sections 3.2 and 3.2.4), and turns an absolute-form target into origin form for the server.
  * Returns the reason for a 400, or undefined when the request may go on.
  */
-export function checkRequestTarget(req: IncomingMessage): string | undefined {
+export function checkRequestTarget(req: ClientRequest): string | undefined {
   // Node's HTTP/1 parser also reads HTTP/0.9 simple requests ("GET /path", no headers, no Host) and "HTTP/2.0"
   // request lines. Neither is HTTP/1.x: the first cannot read our answer, the second was taken for an HTTP/2
   // stream further on (and failed with a 500). Real HTTP/2 requests come through the HTTP/2 server.
@@ -58,7 +58,7 @@ export function checkRequestTarget(req: IncomingMessage): string | undefined {
  * (empty) is a way to desynchronize them: only exactly "chunked" is accepted. In HTTP/1.0 the header means faulty
  * framing (RFC 9112 section 6.1).
  */
-function checkTransferEncoding(req: IncomingMessage): string | undefined {
+function checkTransferEncoding(req: ClientRequest): string | undefined {
   const te = req.headers['transfer-encoding']
   if (te === undefined) return undefined
   if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) return 'Transfer-Encoding in an HTTP/1.0 request'

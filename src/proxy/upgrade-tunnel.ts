@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http'
+import type { ClientRequest } from './client-message.js'
 import type { Socket } from 'node:net'
 import type { ErrorCode } from '../errors.js'
 import type { Backend } from '../runtime/backend.js'
@@ -74,7 +74,7 @@ export class UpgradeTunnel implements LongLivedConnection {
   constructor(
     private readonly ctx: FrontendContext,
     private readonly backend: Backend,
-    private readonly req: IncomingMessage,
+    private readonly req: ClientRequest,
     private readonly client: Socket,
     private readonly head: Buffer,
     private readonly requestId: string,

@@ -121,8 +121,8 @@ export class Http1Connection implements RequestSink, BodySource, ResponseOwner {
   private parse(chunk: Buffer): void {
     this.parsing = true
     let from = 0
+    if (chunk.length > 0) this.idleSince = 0
     for (;;) {
-      this.idleSince = 0
       const result = this.parser.execute(chunk, from)
       if (result === PARSE_ERROR) {
         this.parsing = false
@@ -215,8 +215,8 @@ export class Http1Connection implements RequestSink, BodySource, ResponseOwner {
     }
     // Answered before its body was all read: the rest is read and dropped, and the connection goes on.
     this.request?.resume()
-    if (this.request === undefined && this.held === undefined) this.idleSince = performance.now()
     this.proceed(FOR_RESPONSE)
+    if (this.idle) this.idleSince = performance.now()
   }
 
   private readonly onDrain = (): void => {

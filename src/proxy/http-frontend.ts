@@ -110,6 +110,7 @@ export class HttpFrontend implements FrontendContext, Frontend, Http1Host {
       // Not half-open (unlike plain HTTP): a client that goes away during its handshake must close the socket,
       // which nothing else would (TLS has close_notify for a client that is done sending).
       allowHalfOpen: false,
+      noDelay: true,
       SNICallback: (servername, done) => done(null, this.tls?.contextFor(servername)),
       ALPNProtocols: tlsConfig.http2 ? ['h2', 'http/1.1'] : ['http/1.1'],
       // A client gets as long for its handshake as for its request head.

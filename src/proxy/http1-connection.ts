@@ -70,7 +70,6 @@ export class Http1Connection implements RequestSink, BodySource, ResponseOwner {
     this.parser = new RequestParser(this, host.maxHeadBytes)
     // Like node, a new connection has timeouts.http_request for its first head, from the moment it opens.
     this.headSince = performance.now()
-    socket.setNoDelay(true)
     socket.setTimeout(clientTimeoutMs)
     socket.on('data', this.onData)
     socket.on('end', this.onEnd)
@@ -81,7 +80,8 @@ export class Http1Connection implements RequestSink, BodySource, ResponseOwner {
   }
 
   get keepAliveSeconds(): number {
-    return Math.max(1, Math.floor(this.host.keepAliveMs / 1000))
+    // Rounded down: a client that trusts the hint must not reuse the connection after the balancer closed it.
+    return Math.floor(this.host.keepAliveMs / 1000)
   }
 
   /** Whether the connection is between requests, with no byte of the next one read. */

@@ -4,6 +4,13 @@ import { SwitchyardError } from '../errors.js'
 import type { Logger } from '../log.js'
 
 /**
+ * Connections the kernel may hold for accept() (capped by net.core.somaxconn). Node's default, 511, overflowed
+ * under a burst of 1000 new connections: the dropped SYNs were sent again a second later, which made the slowest
+ * requests of the bench's c1000 load take over 1.6 s. HAProxy and the bench's nginx queue thousands.
+ */
+const LISTEN_BACKLOG = 4096
+
+/**
  * Binds a frontend's listener. A bind failure (address in use, no permission) rejects with SY_ERR_LISTEN naming
  * the address; later listener errors are logged, never thrown (a live listener must not take the process down).
  */
@@ -13,7 +20,7 @@ export function listenOn<T extends Server>(server: T, address: HostPort, fronten
       const text = `${address.host}:${address.port}`
       reject(new SwitchyardError('SY_ERR_LISTEN', { address: text, reason: err.code ?? err.message }, { cause: err }))
     })
-    server.listen({ host: address.host, port: address.port }, () => {
+    server.listen({ host: address.host, port: address.port, backlog: LISTEN_BACKLOG }, () => {
       server.removeAllListeners('error')
       server.on('error', (err) => log.error({ event: 'frontend.error', frontend, err }, 'listener error'))
       resolve(server)

@@ -14,7 +14,16 @@ export interface UpstreamConnectOptions {
   readonly preface?: Buffer | undefined
   /** A TLS session from an earlier connection to the same server, to resume instead of a full handshake. */
   readonly session?: Buffer | undefined
+  /**
+   * Receives what the server sends, each chunk a buffer of its own, instead of 'data' events. Over plain TCP the
+   * socket then reads into one shared buffer with no stream in between (node's `onread`), which saved about a tenth
+   * of a small request's CPU time in the bench; over TLS it is a 'data' listener.
+   */
+  readonly onRead?: ((chunk: Buffer) => void) | undefined
 }
+
+/** What plain TCP connections read into before onRead gets its copy (one at a time: reads never overlap). */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024)
 
 /** Where a connection goes and how: the server's address, the backend's `tls:` and `timeouts.connect`. */
 export interface UpstreamTarget {
@@ -39,7 +48,11 @@ export function openUpstream(
 ): Socket {
   const { host, port } = target
   const tlsConfig = target.tls
-  const raw = net.connect({ host, port, noDelay: true })
+  const onRead = options.onRead
+  const raw =
+    onRead === undefined || tlsConfig !== undefined
+      ? net.connect({ host, port, noDelay: true })
+      : net.connect({ host, port, noDelay: true, onread: readingInto(onRead) })
   let secure: tls.TLSSocket | undefined
   let settled = false
   const fail = (err: Error): void => {
@@ -71,9 +84,21 @@ export function openUpstream(
       ...(options.session === undefined ? {} : { session: options.session }),
     })
     secure.once('error', fail)
+    if (onRead !== undefined) secure.on('data', onRead)
     secure.once('secureConnect', () => ready(secure!))
   })
   return raw
+}
+
+/** node's `onread` option: reads land in READ_BUFFER and `onRead` gets a copy (the buffer is reused at once). */
+function readingInto(onRead: (chunk: Buffer) => void): net.OnReadOpts {
+  return {
+    buffer: READ_BUFFER,
+    callback: (length: number): boolean => {
+      onRead(Buffer.from(READ_BUFFER.subarray(0, length)))
+      return true
+    },
+  }
 }
 
 /**

@@ -54,7 +54,7 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
   open(handler: UpstreamHandler, method: string, path: string, headers: readonly string[], body: UpstreamBody): void {
     this.handler = handler
     this.pending = { method, path, headers, body }
-    this.socket = openUpstream(this.pool.target, this.onOpen, this.onOpenFailed, { session: this.pool.tlsSession })
+    this.socket = openUpstream(this.pool.target, this.onOpen, this.onOpenFailed, { session: this.pool.tlsSession, onRead: this.onSocketData })
   }
 
   /** Sends a request on this (open, idle) connection. */
@@ -153,7 +153,6 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
     this.pending = undefined
     this.socket = socket
     socket.setTimeout(this.pool.serverTimeout)
-    socket.on('data', this.onSocketData)
     socket.on('end', this.onSocketEnd)
     socket.on('close', this.onSocketEnd)
     socket.on('error', this.onSocketError)

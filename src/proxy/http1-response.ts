@@ -103,7 +103,12 @@ export class Http1Response extends EventEmitter implements ClientResponse {
     return this
   }
 
-  /** Appends a field line to the head; says which of the fields the framing depends on it is. */
+  /**
+   * Appends a field line to the head; says which of the fields the framing depends on it is. Names and values are
+   * not checked again here: every field comes either from a server's response, which ResponseParser read with
+   * the same rules (tokens, no control characters), or from the balancer itself (its error answers, cookies with
+   * validated names, request ids that passed isAcceptableRequestId, a redirect built from a checked request).
+   */
   private addField(name: string, value: string): number {
     this.head += `${name}: ${value}\r\n`
     switch (name.length) {

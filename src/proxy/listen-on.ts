@@ -4,9 +4,9 @@ import { SwitchyardError } from '../errors.js'
 import type { Logger } from '../log.js'
 
 /**
- * Connections the kernel may hold for accept() (capped by net.core.somaxconn). Node's default, 511, overflowed
- * under a burst of 1000 new connections: the dropped SYNs were sent again a second later, which made the slowest
- * requests of the bench's c1000 load take over 1.6 s. HAProxy and the bench's nginx queue thousands.
+ * Connections the kernel may hold for accept() (capped by net.core.somaxconn). Node's default, 511, is small for a
+ * burst of new connections: a SYN dropped because the queue is full is sent again only a second later. HAProxy and
+ * the bench's nginx queue thousands.
  */
 const LISTEN_BACKLOG = 4096
 

@@ -10,17 +10,13 @@ const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$
 const ABSOLUTE_FORM = /^https?:\/\/[^/?#@\\]+(?:[/?]|$)/i
 
 /**
- * Checks the request line and Host header that Node's parser lets through but a proxy must refuse
+ * Checks the request target and Host header that the request parsers let through but a proxy must refuse
  * (RFC 9112 sections 3.2 and 3.2.4), and turns an absolute-form target into origin form for the server.
- * Returns the reason for a 400, or undefined when the request may go on.
+ * Returns the reason for a 400, or undefined when the request may go on. The version and the framing are checked
+ * before: by RequestParser for HTTP/1.x (only 1.0 and 1.1, a single "chunked" and never in 1.0), by node's HTTP/2
+ * server for HTTP/2 (which has no Transfer-Encoding).
  */
 export function checkRequestTarget(req: ClientRequest): string | undefined {
-  // Node's HTTP/1 parser also reads HTTP/0.9 simple requests ("GET /path", no headers, no Host) and "HTTP/2.0"
-  // request lines. Neither is HTTP/1.x: the first cannot read our answer, the second was taken for an HTTP/2
-  // stream further on (and failed with a 500). Real HTTP/2 requests come through the HTTP/2 server.
-  if (req.httpVersionMajor !== 1 && !('stream' in req)) return `HTTP/${req.httpVersion} is not supported`
-  const framing = checkTransferEncoding(req)
-  if (framing !== undefined) return framing
   const url = req.url ?? ''
   if (url === '*') return req.method === 'OPTIONS' ? undefined : 'the asterisk-form target is only for OPTIONS'
   let hosts = 0
@@ -48,20 +44,5 @@ export function checkRequestTarget(req: ClientRequest): string | undefined {
   req.headers.host = parsed.host
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') raw[i + 1] = parsed.host
   if (hosts === 0) raw.push('Host', parsed.host)
-  return undefined
-}
-
-/**
- * Node's parser frames a request by its last transfer coding being "chunked", and treats an empty value as no body.
- * The balancer decodes the chunks and sends the body with a Content-Length, so any other coding in the list
- * ("gzip, chunked", "identity, chunked") would be silently lost, and a value the servers behind may read otherwise
- * (empty) is a way to desynchronize them: only exactly "chunked" is accepted. In HTTP/1.0 the header means faulty
- * framing (RFC 9112 section 6.1).
- */
-function checkTransferEncoding(req: ClientRequest): string | undefined {
-  const te = req.headers['transfer-encoding']
-  if (te === undefined) return undefined
-  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) return 'Transfer-Encoding in an HTTP/1.0 request'
-  if (te.trim().toLowerCase() !== 'chunked') return 'unsupported Transfer-Encoding (only "chunked" is accepted)'
   return undefined
 }

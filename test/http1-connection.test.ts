@@ -133,4 +133,66 @@ describe('HTTP/1 connections served by the balancer', () => {
     assert.ok(got.ms >= 400, `closed after ${got.ms} ms`)
     assert.ok(got.ms < 2000, `closed after ${got.ms} ms`)
   })
+
+  it('closes a connection whose request body stalls for timeouts.client, and not before', async (t) => {
+    const defer = cleanups(t)
+    const backend = await framingBackend()
+    defer(() => backend.close())
+    const lb = await startBalancer(balancerYaml({ servers: { s1: backend.address }, frontend: '    default_backend: app\n    timeouts: { client: 400ms }' }))
+    defer(() => lb.stop(0))
+    const got = await readUntilClose(lb.url(), 'POST /fixed HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nthe first bytes', { waitMs: 3000 })
+    assert.ok(got.closed, 'closed by the balancer')
+    assert.ok(got.ms >= 400, `closed after ${got.ms} ms`)
+    assert.ok(got.ms < 2000, `closed after ${got.ms} ms`)
+    assert.equal(backend.received.length, 0, 'the incomplete request never reached the server')
+  })
+
+  it('lets a request wait for a slow server longer than timeouts.client', async (t) => {
+    const defer = cleanups(t)
+    const backend = await startBackend('app', (_req, res) => {
+      setTimeout(() => res.end('late'), 900)
+    })
+    defer(() => backend.close())
+    const lb = await startBalancer(balancerYaml({ servers: { s1: backend.address }, frontend: '    default_backend: app\n    timeouts: { client: 200ms }' }))
+    defer(() => lb.stop(0))
+    const got = await readUntilClose(lb.url(), 'GET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', { waitMs: 3000 })
+    assert.equal(parseRawResponse(got.text, true)?.body, 'late')
+  })
+
+  it('cuts a response to a client that stops reading it for timeouts.client', async (t) => {
+    const defer = cleanups(t)
+    let finished: boolean | undefined
+    let serverClosed: () => void = () => undefined
+    const closed = new Promise<void>((resolve) => (serverClosed = resolve))
+    const backend = await startBackend('app', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' })
+      const chunk = Buffer.alloc(64 * 1024, 120)
+      // Far more than the socket buffers on both sides hold: the client's silence stops the transfer.
+      let left = 1024
+      const pump = (): void => {
+        while (left > 0) {
+          left--
+          if (!res.write(chunk)) return void res.once('drain', pump)
+        }
+        res.end()
+      }
+      res.on('close', () => {
+        finished = res.writableFinished
+        serverClosed()
+      })
+      pump()
+    })
+    defer(() => backend.close())
+    const lb = await startBalancer(balancerYaml({ servers: { s1: backend.address }, frontend: '    default_backend: app\n    timeouts: { client: 400ms }' }))
+    defer(() => lb.stop(0))
+    const { host, port } = hostPortOf(lb.url())
+    const started = Date.now()
+    const socket = net.connect({ host, port }, () => socket.write('GET /big HTTP/1.1\r\nHost: a\r\n\r\n'))
+    socket.on('error', () => undefined)
+    socket.pause()
+    defer(() => socket.destroy())
+    await closed
+    assert.equal(finished, false, "the server's response was cut, not finished")
+    assert.ok(Date.now() - started >= 400, `cut after ${Date.now() - started} ms`)
+  })
 })

@@ -145,6 +145,19 @@ describe('proxy headers', () => {
     assert.deepEqual(seenValues(JSON.parse(reply.body) as Seen, 'x-custom'), ['first', 'second'])
   })
 
+  it('forwards the fields of a request with nothing to drop as sent, then the forwarding fields', async () => {
+    // The path that passes the client's field lines on without rendering them again (whitespace and case kept).
+    const reply = await rawRequest(lb.url(), 'GET /echo HTTP/1.1\r\nHost: app.test:81\r\nX-Custom:  spaced value \r\naccept: */*\r\n\r\n')
+    assert.equal(reply.status, 200, reply.raw)
+    const seen = JSON.parse(reply.body) as Seen
+    const names = seen.rawHeaders.filter((_, i) => i % 2 === 0)
+    assert.deepEqual(names.slice(0, 7), ['Host', 'X-Custom', 'accept', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id', 'x-forwarded-host'])
+    assert.deepEqual(seenValues(seen, 'x-custom'), ['spaced value'])
+    assert.deepEqual(seenValues(seen, 'x-forwarded-host'), ['app.test:81'])
+    assert.deepEqual(seenValues(seen, 'x-forwarded-for'), ['127.0.0.1'])
+    assert.equal(seenValues(seen, 'x-request-id').length, 1)
+  })
+
   it('appends the client address to a client-sent X-Forwarded-For', async () => {
     const seen = await seenBy(`${lb.url()}/echo`, { headers: { 'x-forwarded-for': '203.0.113.9' } })
     assert.deepEqual(seenValues(seen, 'x-forwarded-for'), ['203.0.113.9, 127.0.0.1'])

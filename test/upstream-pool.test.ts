@@ -7,6 +7,7 @@ import { classify } from '../src/proxy/http-exchange.js'
 import { BodyTooLargeError } from '../src/proxy/request-body.js'
 import type { UpstreamBody, UpstreamHandler, UpstreamLink } from '../src/proxy/upstream-handler.js'
 import { UpstreamPool } from '../src/proxy/upstream-pool.js'
+import { headerSection } from '../src/proxy/request-head.js'
 import { cleanups } from './helpers/cleanup.js'
 import { waitFor, within } from './helpers/wait.js'
 
@@ -152,7 +153,7 @@ function poolFor(t: TestContext, server: RawServer, options: PoolOptions = {}): 
 }
 
 async function send(pool: UpstreamPool, method = 'GET', headers: string[] = ['Host', 'app.test'], body: UpstreamBody = null, handler = new Recorder()): Promise<Recorder> {
-  pool.request(method, '/path?q=1', headers, body, handler)
+  pool.request(method, '/path?q=1', headerSection(headers), body, handler)
   await within(`${method} to end`, handler.ended)
   // Nothing may follow the end (checked a little later).
   await sleep(5)

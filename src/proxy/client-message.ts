@@ -13,10 +13,26 @@ export interface ClientRequest {
   url: string
   readonly headers: IncomingHttpHeaders
   readonly rawHeaders: string[]
+  /**
+   * The field lines as the client sent them, while they match rawHeaders (HTTP/1 only; whoever changes rawHeaders
+   * sets this to undefined). Lets a request whose fields all pass unchanged forward them without rendering them.
+   */
+  fieldLines: string | undefined
   readonly httpVersion: string
   readonly httpVersionMajor: number
   readonly httpVersionMinor: number
   readonly socket: Socket
+  /** The client's address (the socket's remote address, '' when unknown). */
+  readonly clientIp: string
+  /**
+   * The Host the request is for, set by checkRequestTarget (the target's authority for an absolute-form target;
+   * undefined before, and for an HTTP/1.0 request without Host).
+   */
+  host: string | undefined
+  /** The declared Content-Length, -1 when none was sent. */
+  readonly contentLength: number
+  /** Whether a body follows the head (a Content-Length above 0, chunked, or an HTTP/2 stream still open). */
+  readonly hasBody: boolean
   /** True once the whole body has been read. */
   readonly complete: boolean
   /** Reads and drops the body (nobody will read it). */

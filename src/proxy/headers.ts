@@ -4,6 +4,7 @@
  * Headers are handled as flat [name, value, name, value, ...] arrays so duplicates keep their order.
  */
 import { equalsToken } from './header-token.js'
+import type { HeaderSection } from './request-head.js'
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -66,10 +67,60 @@ export interface ForwardInfo {
   readonly upgrade: boolean
 }
 
-/** Headers for the upstream request, from the client's raw headers. */
-export function upstreamRequestHeaders(raw: readonly string[], info: ForwardInfo): string[] {
+/** What header rewriting reads of a client's request (a ClientRequest after checkRequestTarget). */
+export interface ForwardedRequest {
+  readonly rawHeaders: readonly string[]
+  /** The field lines as received, when they still match rawHeaders (HTTP/1 only). */
+  readonly fieldLines: string | undefined
+  readonly host: string | undefined
+  readonly contentLength: number
+}
+
+/**
+ * Whether a field name is one the balancer drops or replaces on the way to servers: the hop-by-hop ones, Expect
+ * and the forwarding fields. Compared by length first, without a lower-case copy.
+ */
+function isRewritten(name: string): boolean {
+  switch (name.length) {
+    case 6:
+      return equalsToken(name, 'expect')
+    case 9:
+      return equalsToken(name, 'forwarded')
+    case 12:
+      return equalsToken(name, 'x-request-id')
+    case 15:
+      return equalsToken(name, 'x-forwarded-for')
+    case 16:
+      return equalsToken(name, 'x-forwarded-host') || equalsToken(name, 'proxy-connection')
+    case 17:
+      return equalsToken(name, 'x-forwarded-proto') || equalsToken(name, 'transfer-encoding')
+    default:
+      return isHopByHop(name)
+  }
+}
+
+function anyRewritten(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) if (isRewritten(raw[i]!)) return true
+  return false
+}
+
+/**
+ * The header section of the upstream request, from the client's request. A request with no field to drop or
+ * replace (the usual GET from a program) passes its field lines on as received, with the forwarding fields after
+ * them: no field is rendered again.
+ */
+export function upstreamRequestHeaders(req: ForwardedRequest, info: ForwardInfo): HeaderSection {
+  const raw = req.rawHeaders
+  if (req.fieldLines !== undefined && !info.upgrade && !anyRewritten(raw)) {
+    let lines = `${req.fieldLines}x-forwarded-for: ${info.clientIp}\r\nx-forwarded-proto: ${info.proto}\r\nx-request-id: ${info.requestId}\r\n`
+    if (req.host !== undefined) lines += `x-forwarded-host: ${req.host}\r\n`
+    // checkRequestTarget set `host` from the only Host field (or added one): the lines have it exactly when set.
+    return { lines, host: req.host !== undefined, contentLength: req.contentLength }
+  }
   const listed = connectionListed(raw)
-  const out: string[] = []
+  let lines = ''
+  let hasHost = false
+  let contentLength = -1
   let forwardedFor: string | undefined
   let forwarded: string | undefined
   let host: string | undefined
@@ -78,7 +129,7 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardInfo
     const lower = name.toLowerCase()
     const value = raw[i + 1]!
     if (HOP_BY_HOP.has(lower)) {
-      if (info.upgrade && lower === 'upgrade') out.push(name, value)
+      if (info.upgrade && lower === 'upgrade') lines += `${name}: ${value}\r\n`
       continue
     }
     if (listed?.has(lower) === true) continue
@@ -96,24 +147,21 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardInfo
         continue
       case 'host':
         host ??= value
+        hasHost = true
+        break
+      case 'content-length':
+        contentLength = Number(value)
         break
     }
-    out.push(name, value)
+    lines += `${name}: ${value}\r\n`
   }
-  if (info.upgrade) out.push('connection', 'upgrade')
-  out.push(
-    'x-forwarded-for',
-    forwardedFor === undefined ? info.clientIp : `${forwardedFor}, ${info.clientIp}`,
-    'x-forwarded-proto',
-    info.proto,
-    'x-request-id',
-    info.requestId,
-  )
-  if (host !== undefined) out.push('x-forwarded-host', host)
+  if (info.upgrade) lines += 'connection: upgrade\r\n'
+  lines += `x-forwarded-for: ${forwardedFor === undefined ? info.clientIp : `${forwardedFor}, ${info.clientIp}`}\r\nx-forwarded-proto: ${info.proto}\r\nx-request-id: ${info.requestId}\r\n`
+  if (host !== undefined) lines += `x-forwarded-host: ${host}\r\n`
   // RFC 7239: a chain the client brought gets this hop appended, like X-Forwarded-For; a server that trusts
   // the balancer reads the last element. Without one, X-Forwarded-* carry the same facts at lower cost.
-  if (forwarded !== undefined) out.push('forwarded', `${forwarded}, ${forwardedElement(info)}`)
-  return out
+  if (forwarded !== undefined) lines += `forwarded: ${forwarded}, ${forwardedElement(info)}\r\n`
+  return { lines, host: hasHost, contentLength }
 }
 
 function forwardedElement(info: ForwardInfo): string {
@@ -153,10 +201,4 @@ export function clientResponseHeaders(raw: string[], connection: string | undefi
     }
   }
   return raw
-}
-
-/** First value of a header in a flat raw list (case-insensitive), or undefined. */
-export function rawHeader(raw: readonly string[], lowerName: string): string | undefined {
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === lowerName) return raw[i + 1]
-  return undefined
 }

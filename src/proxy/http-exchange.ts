@@ -6,6 +6,7 @@ import type { Server } from '../runtime/server.js'
 import type { ClientRequest, ClientResponse } from './client-message.js'
 import { sendError } from './error-response.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
+import type { HeaderSection } from './request-head.js'
 import { chooseRelease, type ReleaseChoice } from './release-choice.js'
 import { hashKeyOf, stickyCookieValue } from './request-keys.js'
 import { BodyTooLargeError, readRequestBody, type RequestBody } from './request-body.js'
@@ -14,6 +15,7 @@ import { failureReason } from './upstream-connect.js'
 import type { UpstreamErrorCode } from './upstream-error.js'
 import type { UpstreamHandler, UpstreamLink } from './upstream-handler.js'
 
+const NO_HEADERS: HeaderSection = { lines: '', host: false, contentLength: -1 }
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 /** Why an upstream attempt failed, as the retry policy and the error answer see it. */
@@ -42,7 +44,7 @@ export class HttpExchange implements UpstreamHandler, QueueWaiter {
   private readonly started: number
 
   private body: RequestBody = { kind: 'none' }
-  private headers: string[] = []
+  private headers: HeaderSection = NO_HEADERS
   private server: Server | undefined
   /** The server of the latest attempt (kept for the access log). */
   private lastServer: Server | undefined
@@ -67,6 +69,8 @@ export class HttpExchange implements UpstreamHandler, QueueWaiter {
   private bytesOut = 0
   private setCookie = false
   private errorCode: ErrorCode | undefined
+  /** Resumes the upstream transfer when the client took what was written (made on the first backpressure). */
+  private onClientDrain: (() => void) | undefined
 
   constructor(ctx: FrontendContext, backend: Backend, req: ClientRequest, res: ClientResponse, requestId: string, started: number) {
     this.ctx = ctx
@@ -80,19 +84,23 @@ export class HttpExchange implements UpstreamHandler, QueueWaiter {
 
   start(): void {
     const body = readRequestBody(this.req, this.backend.config.retry_buffer, this.ctx.config.max_body_size)
-    if (body instanceof Promise) body.then(this.onBody, () => this.fail('SY_ERR_BAD_REQUEST', { reason: 'unreadable body' }))
-    else this.onBody(body)
+    if (body instanceof Promise) {
+      body.then(
+        (read) => this.onBody(read),
+        () => this.fail('SY_ERR_BAD_REQUEST', { reason: 'unreadable body' }),
+      )
+    } else this.onBody(body)
   }
 
-  private readonly onBody = (body: RequestBody): void => {
+  private onBody(body: RequestBody): void {
     if (this.done) return
     if (body.kind === 'too-large') return this.fail('SY_ERR_BODY_TOO_LARGE', { limit: this.ctx.config.max_body_size }, true)
     if (body.kind === 'aborted') return this.finishClientGone()
     this.body = body
     if (this.backend.config.sticky !== undefined) this.cookie = stickyCookieValue(this.backend.config.sticky.cookie, this.req)
     if (this.backend.split !== undefined) this.release = chooseRelease(this.backend, this.req)
-    this.headers = upstreamRequestHeaders(this.req.rawHeaders, {
-      clientIp: this.req.socket.remoteAddress ?? '',
+    this.headers = upstreamRequestHeaders(this.req, {
+      clientIp: this.req.clientIp,
       proto: this.ctx.proto,
       requestId: this.requestId,
       upgrade: false,
@@ -206,7 +214,7 @@ export class HttpExchange implements UpstreamHandler, QueueWaiter {
   onData(chunk: Buffer): boolean {
     this.bytesOut += chunk.length
     if (this.res.write(chunk)) return true
-    this.res.once('drain', this.onClientDrain)
+    this.res.once('drain', (this.onClientDrain ??= () => this.link?.resume(this)))
     return false
   }
 
@@ -310,10 +318,6 @@ export class HttpExchange implements UpstreamHandler, QueueWaiter {
     this.logAccess()
   }
 
-  private readonly onClientDrain = (): void => {
-    this.link?.resume(this)
-  }
-
   private readonly onClientClose = (): void => {
     if (this.res.writableFinished) return
     // The client went away first: stop the upstream transfer and give the slot back.
@@ -329,7 +333,7 @@ export class HttpExchange implements UpstreamHandler, QueueWaiter {
   }
 
   private bodyBytes(): number {
-    return this.body.kind === 'buffered' ? this.body.data.length : Number(this.req.headers['content-length'] ?? 0)
+    return this.body.kind === 'buffered' ? this.body.data.length : Math.max(0, this.req.contentLength)
   }
 
   /** Called exactly once per request, when it ends: frontend counters and the access log. */
@@ -343,7 +347,7 @@ export class HttpExchange implements UpstreamHandler, QueueWaiter {
       frontend: this.ctx.name,
       backend: this.backend.name,
       server: this.lastServer?.name,
-      client: this.req.socket.remoteAddress ?? '',
+      client: this.req.clientIp,
       method: this.req.method ?? '',
       path: this.req.url ?? '',
       status: this.status,

@@ -53,7 +53,7 @@ export class HttpFrontend implements FrontendContext, Frontend, Http1Host {
   private tls: TlsSetup | undefined
   private http2: http2.Http2SecureServer | undefined
   private readonly sessions = new Set<http2.ServerHttp2Session>()
-  /** Applies the head and keep-alive timeouts to every HTTP/1 connection (cheaper than a timer per request). */
+  /** Applies the client, head and keep-alive timeouts to every HTTP/1 connection (cheaper than timers per socket). */
   private sweeper: NodeJS.Timeout | undefined
 
   constructor(name: string, config: FrontendConfig, runtime: Runtime, options: FrontendOptions) {
@@ -98,7 +98,7 @@ export class HttpFrontend implements FrontendContext, Frontend, Http1Host {
   }
 
   private readonly accept = (socket: Socket): void => {
-    const connection = new Http1Connection(socket, this, this.config.timeouts.client)
+    const connection = new Http1Connection(socket, this)
     this.connections.add(connection)
     if (this.shuttingDown) connection.closeIfIdle()
   }
@@ -152,11 +152,12 @@ export class HttpFrontend implements FrontendContext, Frontend, Http1Host {
   private startSweeper(): void {
     if (this.sweeper !== undefined) return
     const t = this.config.timeouts
-    const every = Math.max(100, Math.min(1000, Math.floor(Math.min(t.http_request, t.keep_alive) / 4)))
+    // A timeout is applied up to a quarter of itself late (100 ms at least, a second at most).
+    const every = Math.max(100, Math.min(1000, Math.floor(Math.min(t.client, t.http_request, t.keep_alive) / 4)))
     this.sweeper = setInterval(() => {
       const now = performance.now()
       const timeouts = this.config.timeouts
-      for (const connection of this.connections) connection.check(now, timeouts.http_request, timeouts.keep_alive)
+      for (const connection of this.connections) connection.check(now, timeouts)
     }, every)
     this.sweeper.unref()
   }
@@ -185,9 +186,8 @@ export class HttpFrontend implements FrontendContext, Frontend, Http1Host {
   }
 
   private onHttp2Request(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse, expectsContinue: boolean): void {
-    const request = req as unknown as ClientRequest
+    const request = adaptHttp2Request(req)
     const response = res as unknown as ClientResponse
-    adaptHttp2Request(request)
     this.inFlight++
     res.once('close', () => this.requestDone())
     if (!expectsContinue || this.checkContinue(request, response)) this.handle(request, response)
@@ -209,7 +209,7 @@ export class HttpFrontend implements FrontendContext, Frontend, Http1Host {
    * client is told to go on and the request takes the normal path.
    */
   private checkContinue(req: ClientRequest, res: ClientResponse): boolean {
-    const declared = Number(req.headers['content-length'] ?? 0)
+    const declared = req.contentLength
     const max = this.config.max_body_size
     if (max > 0 && declared > max) {
       sendError(res, 'SY_ERR_BODY_TOO_LARGE', this.requestIdOf(req), { limit: max }, { close: true })
@@ -230,7 +230,7 @@ export class HttpFrontend implements FrontendContext, Frontend, Http1Host {
       if (problem !== undefined) return this.answerDirect(req, res, 'SY_ERR_BAD_REQUEST', requestId, started, { reason: problem }, true)
       // "OPTIONS *" asks about the balancer itself (RFC 9110 section 9.3.7): it answers.
       if (req.url === '*') return this.answerOptions(req, res, requestId, started)
-      const backend = this.router.route(req.headers.host, req.url, req.headers)
+      const backend = this.router.route(req)
       if (backend === undefined) return this.answerDirect(req, res, 'SY_ERR_NO_ROUTE', requestId, started)
       new HttpExchange(this, backend, req, res, requestId, started).start()
     } catch (err) {
@@ -246,7 +246,7 @@ export class HttpFrontend implements FrontendContext, Frontend, Http1Host {
     if (req.method === 'CONNECT') return this.refuse(socket, 'SY_ERR_BAD_REQUEST', requestId, { reason: 'CONNECT is not supported' })
     const problem = checkRequestTarget(req)
     if (problem !== undefined) return this.refuse(socket, 'SY_ERR_BAD_REQUEST', requestId, { reason: problem })
-    const backend = this.router.route(req.headers.host, req.url, req.headers)
+    const backend = this.router.route(req)
     if (backend === undefined || this.shuttingDown) {
       return writeRawError(socket, backend === undefined ? 'SY_ERR_NO_ROUTE' : 'SY_ERR_SHUTTING_DOWN', requestId)
     }
@@ -297,7 +297,7 @@ export class HttpFrontend implements FrontendContext, Frontend, Http1Host {
   /** `https_redirect`: the same host and target over https (308 keeps the method and body, RFC 9110 15.4.9). */
   private redirectToHttps(req: ClientRequest, res: ClientResponse, requestId: string, started: number): void {
     const problem = checkRequestTarget(req)
-    const host = req.headers.host
+    const host = req.host
     if (problem !== undefined || host === undefined || req.url === '*') {
       return this.answerDirect(req, res, 'SY_ERR_BAD_REQUEST', requestId, started, { reason: problem ?? 'a redirect to https needs a Host header' }, true)
     }
@@ -321,7 +321,7 @@ export class HttpFrontend implements FrontendContext, Frontend, Http1Host {
     this.stats.countStatus('', status)
     if (error !== undefined && status < 500) this.stats.requestErrors++
     this.accessLog?.write({
-      frontend: this.name, backend: undefined, server: undefined, client: req.socket.remoteAddress ?? '',
+      frontend: this.name, backend: undefined, server: undefined, client: req.clientIp,
       method: req.method ?? '', path: req.url ?? '', status, bytes: 0, bytesIn: 0,
       durationMs: performance.now() - started, queueMs: 0, upstreamMs: -1, retries: 0, requestId, error,
     })

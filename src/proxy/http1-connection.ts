@@ -4,6 +4,13 @@ import { Http1Request, type BodySource } from './http1-request.js'
 import { Http1Response, type ResponseOwner } from './http1-response.js'
 import { PARSE_ERROR, PARSE_STOPPED, RequestParser, type RequestHead, type RequestSink } from './request-parser.js'
 
+/** The frontend's timeouts a connection applies, in ms (FrontendConfig.timeouts). */
+export interface ConnectionTimeouts {
+  readonly client: number
+  readonly http_request: number
+  readonly keep_alive: number
+}
+
 /** What a connection needs from its frontend. */
 export interface Http1Host {
   readonly shuttingDown: boolean
@@ -42,11 +49,17 @@ const EMPTY = Buffer.alloc(0)
  *
  * Requests are answered one at a time, in order: a pipelined request is read only once the answer before it is
  * out (HAProxy does the same), so a client cannot make the balancer hold more than one read's worth of requests.
- * Timeouts: the socket's idle timer is timeouts.client while a request is in progress; the frontend's sweep
- * applies timeouts.http_request to a head being read and timeouts.keep_alive to an idle connection (check()).
+ * The socket is paused only when bytes arrive while parsing waits (a pipelining client, a body nobody reads yet):
+ * a client that sends one request and waits for its answer costs no pause and resume per request.
+ *
+ * Timeouts are applied by the frontend's periodic sweep (check()), not by a timer per socket, which node would
+ * re-arm on every read and write: timeouts.http_request for a head being read, timeouts.keep_alive for an idle
+ * connection, and timeouts.client for a request in progress whose socket moved no byte either way.
  */
 export class Http1Connection implements RequestSink, BodySource, ResponseOwner {
   readonly socket: Socket
+  /** The client's address, read once for every request on the connection. */
+  private readonly clientIp: string
   private readonly host: Http1Host
   private readonly parser: RequestParser
   /** The request whose body is being read, until it is complete. */
@@ -63,19 +76,24 @@ export class Http1Connection implements RequestSink, BodySource, ResponseOwner {
   /** The client ended its side: the connection ends after the answer in progress. */
   private clientEnded = false
   private upgrade: Http1Request | undefined
+  /** The socket is paused (by onData, for bytes that came while parsing waited). */
+  private paused = false
+  /** Bytes read and written when the sweep last saw them change, and when that was (performance.now()). */
+  private progress = 0
+  private progressAt: number
 
-  constructor(socket: Socket, host: Http1Host, clientTimeoutMs: number) {
+  constructor(socket: Socket, host: Http1Host) {
     this.socket = socket
+    this.clientIp = socket.remoteAddress ?? ''
     this.host = host
     this.parser = new RequestParser(this, host.maxHeadBytes)
     // Like node, a new connection has timeouts.http_request for its first head, from the moment it opens.
     this.headSince = performance.now()
-    socket.setTimeout(clientTimeoutMs)
+    this.progressAt = this.headSince
     socket.on('data', this.onData)
     socket.on('end', this.onEnd)
     socket.on('close', this.onClose)
     socket.on('error', onSocketError)
-    socket.on('timeout', this.onTimeout)
     socket.on('drain', this.onDrain)
   }
 
@@ -89,16 +107,30 @@ export class Http1Connection implements RequestSink, BodySource, ResponseOwner {
     return this.stop === READING && this.response === undefined && this.request === undefined && this.parser.idle
   }
 
-  /** The frontend's periodic check: head timeout (408) and keep-alive timeout. */
-  check(now: number, headTimeoutMs: number, keepAliveMs: number): void {
-    if (this.stop === DONE) return
-    if (this.idleSince > 0 && now - this.idleSince > keepAliveMs) {
+  /** The frontend's periodic check: head timeout (408), keep-alive timeout and client timeout. */
+  check(now: number, timeouts: ConnectionTimeouts): void {
+    // bytesWritten counts bytes handed to the socket, so a client that stopped reading shows no progress once the
+    // balancer stops writing to it (backpressure).
+    const progress = this.socket.bytesRead + this.socket.bytesWritten
+    if (progress !== this.progress) {
+      this.progress = progress
+      this.progressAt = now
+    }
+    const stalled = now - this.progressAt > timeouts.client
+    // Done with HTTP (a last answer on its way out): only a client that stopped reading can keep it.
+    if (this.stop === DONE) {
+      if (stalled) this.socket.destroy()
+      return
+    }
+    if (this.idleSince > 0 && now - this.idleSince > timeouts.keep_alive) {
       this.socket.destroy()
       return
     }
-    if (this.headSince > 0 && now - this.headSince > headTimeoutMs && this.response === undefined) {
+    if (this.headSince > 0 && now - this.headSince > timeouts.http_request && this.response === undefined) {
       this.fail('SY_ERR_REQUEST_TIMEOUT', 'request head not complete within timeouts.http_request')
+      return
     }
+    if (stalled) this.clientTimedOut()
   }
 
   /** Closes the connection if it is between requests (graceful stop). */
@@ -111,11 +143,18 @@ export class Http1Connection implements RequestSink, BodySource, ResponseOwner {
   private readonly onData = (chunk: Buffer): void => {
     if (this.stop !== READING) {
       if (this.stop === DONE) return
-      // Read before the pause took effect: kept with the rest.
+      // Parsing waits: the bytes are kept with the rest, and reading stops until it goes on.
       this.held = this.held === undefined ? chunk : Buffer.concat([this.held, chunk])
+      this.pause()
       return
     }
     this.parse(chunk)
+  }
+
+  private pause(): void {
+    if (this.paused) return
+    this.paused = true
+    this.socket.pause()
   }
 
   private parse(chunk: Buffer): void {
@@ -139,9 +178,9 @@ export class Http1Connection implements RequestSink, BodySource, ResponseOwner {
         from = rest
         continue
       }
-      if (this.stop !== DONE) {
-        if (rest < chunk.length) this.held = chunk.subarray(rest)
-        this.socket.pause()
+      if (this.stop !== DONE && rest < chunk.length) {
+        this.held = chunk.subarray(rest)
+        this.pause()
       }
       break
     }
@@ -154,7 +193,10 @@ export class Http1Connection implements RequestSink, BodySource, ResponseOwner {
     if (this.stop !== reason) return
     this.stop = READING
     if (this.parsing) return
-    if (!this.clientEnded) this.socket.resume()
+    if (this.paused && !this.clientEnded) {
+      this.paused = false
+      this.socket.resume()
+    }
     const held = this.held
     this.held = undefined
     // Even with no byte held: the parser reports the end of a request it stopped in only when called again.
@@ -171,7 +213,7 @@ export class Http1Connection implements RequestSink, BodySource, ResponseOwner {
 
   onRequestHead(head: RequestHead): boolean {
     this.headSince = 0
-    const req = new Http1Request(head, this.socket, this)
+    const req = new Http1Request(head, this.socket, this.clientIp, this)
     if (head.upgrade || head.method === 'CONNECT') {
       this.upgrade = req
       this.stop = DONE
@@ -220,7 +262,7 @@ export class Http1Connection implements RequestSink, BodySource, ResponseOwner {
   }
 
   private readonly onDrain = (): void => {
-    this.response?.emit('drain')
+    this.response?.drained()
   }
 
   // ---- the end of the connection ----
@@ -255,11 +297,11 @@ export class Http1Connection implements RequestSink, BodySource, ResponseOwner {
     this.host.connectionClosed(this)
   }
 
-  private readonly onTimeout = (): void => {
+  /** No byte moved either way for timeouts.client. */
+  private clientTimedOut(): void {
     // Between requests the keep-alive timeout applies (check()); waiting for the server's answer is not client
     // idleness either: the server timeout governs that. But a request whose body is still coming, with nothing of
     // it held back here, waits on its client: a stalled upload (slow POST) must not hold its connection forever.
-    if (this.stop === DONE) return void this.socket.destroy()
     const res = this.response
     if (res === undefined && this.request === undefined) return
     if (res !== undefined && !res.headersSent && (this.request === undefined || this.stop === FOR_BODY)) return
@@ -290,10 +332,8 @@ export class Http1Connection implements RequestSink, BodySource, ResponseOwner {
     socket.off('data', this.onData)
     socket.off('end', this.onEnd)
     socket.off('close', this.onClose)
-    socket.off('timeout', this.onTimeout)
     socket.off('drain', this.onDrain)
     socket.off('error', onSocketError)
-    socket.setTimeout(0)
     // As node does on an upgrade: neither flowing nor paused, so that the new reader's 'data' listener starts it.
     ;(socket as { readableFlowing: boolean | null }).readableFlowing = null
     this.host.connectionClosed(this)

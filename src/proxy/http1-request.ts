@@ -25,10 +25,15 @@ export class Http1Request implements ClientRequest {
   readonly method: string
   url: string
   readonly rawHeaders: string[]
+  fieldLines: string | undefined
   readonly httpVersionMinor: number
   /** The client allows another request on the connection after this one (HTTP/1.1 default, Connection header). */
   readonly keepAlive: boolean
   readonly socket: Socket
+  readonly clientIp: string
+  host: string | undefined = undefined
+  readonly contentLength: number
+  readonly hasBody: boolean
   complete = false
   private readonly source: BodySource
   private headerObject: IncomingHttpHeaders | undefined
@@ -36,13 +41,17 @@ export class Http1Request implements ClientRequest {
   /** Body bytes are dropped (nobody will read them: the request was answered without a server). */
   private discard = false
 
-  constructor(head: RequestHead, socket: Socket, source: BodySource) {
+  constructor(head: RequestHead, socket: Socket, clientIp: string, source: BodySource) {
     this.method = head.method
     this.url = head.target
     this.rawHeaders = head.headers
+    this.fieldLines = head.fieldLines
     this.httpVersionMinor = head.versionMinor
     this.keepAlive = head.keepAlive
+    this.contentLength = head.contentLength
+    this.hasBody = head.contentLength > 0 || head.chunked
     this.socket = socket
+    this.clientIp = clientIp
     this.source = source
   }
 

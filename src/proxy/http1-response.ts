@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events'
 import { STATUS_CODES, type OutgoingHttpHeaders } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ClientResponse } from './client-message.js'
@@ -47,7 +46,7 @@ function httpDate(): string {
  * body. The head is not written at once: the first body chunk (or the end) joins it, so that a small response
  * leaves in one write of one buffer - a head and a body written in the same turn of the event loop always do.
  */
-export class Http1Response extends EventEmitter implements ClientResponse {
+export class Http1Response implements ClientResponse {
   readonly req: Http1Request
   statusCode = 200
   headersSent = false
@@ -61,11 +60,41 @@ export class Http1Response extends EventEmitter implements ClientResponse {
   private ended = false
   private tickScheduled = false
   private closed = false
+  // Listeners of 'close' (every exchange has one) and 'drain' (once, after a write the socket did not take at
+  // once). Two fields rather than an EventEmitter: one is made for every request.
+  private closeListeners: (() => void)[] | undefined
+  private drainListeners: (() => void)[] | undefined
 
   constructor(req: Http1Request, owner: ResponseOwner) {
-    super()
     this.req = req
     this.owner = owner
+  }
+
+  on(event: 'close', listener: () => void): this {
+    if (event === 'close') (this.closeListeners ??= []).push(listener)
+    return this
+  }
+
+  /** 'close' happens once anyway; 'drain' listeners are dropped when it happens. */
+  once(event: 'close' | 'drain', listener: () => void): this {
+    if (event === 'drain') (this.drainListeners ??= []).push(listener)
+    else this.on(event, listener)
+    return this
+  }
+
+  /** The socket took what was written (its 'drain'). */
+  drained(): void {
+    const listeners = this.drainListeners
+    if (listeners === undefined) return
+    this.drainListeners = undefined
+    for (const listener of listeners) listener()
+  }
+
+  private emitClose(): void {
+    const listeners = this.closeListeners
+    if (listeners === undefined) return
+    this.closeListeners = undefined
+    for (const listener of listeners) listener()
   }
 
   writeHead(statusCode: number, reasonOrHeaders?: string | OutgoingHttpHeaders | string[], maybeHeaders?: OutgoingHttpHeaders | string[]): this {
@@ -183,7 +212,7 @@ export class Http1Response extends EventEmitter implements ClientResponse {
     if (this.closed) return
     this.closed = true
     this.pending = undefined
-    this.emit('close')
+    this.emitClose()
   }
 
   /** Writes the head with what waits for it (and the end of the body when `last`). */
@@ -230,7 +259,7 @@ export class Http1Response extends EventEmitter implements ClientResponse {
     if (!this.headersSent && this.pending !== undefined) this.flushHead(false)
     if (!this.ended) return
     this.closed = true
-    this.emit('close')
+    this.emitClose()
     this.owner.responseDone(this, this.closes)
   }
 

@@ -155,8 +155,11 @@ export abstract class MessageParser {
 
   /** Reads the start line (text[0..lineEnd]; lineEnd is -1 for an empty line). Returns 0, -1 on error, or 1 to skip the line. */
   protected abstract parseStartLine(text: string, lineEnd: number): number
-  /** The head is read and its framing checked: set the state for what follows. Returns 0, -1 on error, -2 when stopped. */
-  protected abstract endHead(headers: string[]): number
+  /**
+   * The head is read and its framing checked: set the state for what follows. `text.slice(fieldsStart)` is the
+   * head's field lines as received, each with its CRLF. Returns 0, -1 on error, -2 when stopped.
+   */
+  protected abstract endHead(headers: string[], text: string, fieldsStart: number): number
   /** Body bytes; false stops. */
   protected abstract emitBody(chunk: Buffer): boolean
   /** In DONE, at chunk[pos..end]: a ParseResult to return, or KEEP_PARSING once the state says what comes next. */
@@ -331,7 +334,7 @@ export abstract class MessageParser {
 
     if (this.chunked && this.contentLength >= 0) return this.fail('both Content-Length and Transfer-Encoding')
     if (this.chunked && this.versionMinor === 0) return this.fail(`Transfer-Encoding in an HTTP/1.0 ${this.kind}`)
-    return this.endHead(headers)
+    return this.endHead(headers, text, lineEnd + 2)
   }
 
   private startChunk(): void {

@@ -18,25 +18,13 @@ const TOO_LARGE: RequestBody = { kind: 'too-large' }
 const ABORTED: RequestBody = { kind: 'aborted' }
 
 /**
- * Whether the request carries a body at all (RFC 9112 section 6.3). HTTP/2 has no Transfer-Encoding: a request
- * without a body ends its stream with its headers (RFC 9113 section 8.1).
- */
-export function hasBody(req: ClientRequest): boolean {
-  const length = req.headers['content-length']
-  if (length !== undefined) return length !== '0'
-  if (req.httpVersionMajor === 2) return (req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders !== true
-  return req.headers['transfer-encoding'] !== undefined
-}
-
-/**
  * Reads up to `retryBuffer` bytes. `maxBody` (0 = none) bounds the whole body: a declared length above it is
  * refused at once, a chunked body that grows past it fails the stream (the caller answers 413).
  */
 export function readRequestBody(request: ClientRequest, retryBuffer: number, maxBody: number): Promise<RequestBody> | RequestBody {
-  if (!hasBody(request)) return NONE
+  if (!request.hasBody) return NONE
   const req = bodyOf(request)
-  const length = request.headers['content-length']
-  const declared = length === undefined ? -1 : Number(length)
+  const declared = request.contentLength
   if (maxBody > 0 && declared > maxBody) return TOO_LARGE
   if (declared > retryBuffer) return { kind: 'stream', data: limitStream(req, [], 0, maxBody) }
 

@@ -1,26 +1,46 @@
-import { equalsToken } from './header-token.js'
 import type { UpstreamBody } from './upstream-handler.js'
 
 /**
- * The head of an upstream request, as one latin1 string for one socket write: request line, the headers as the
- * exchange prepared them (validated by node's parsers on the client side), Host when the client sent none, the
- * framing of the body, and "Connection: keep-alive".
+ * A request's header section as it goes to servers: its field lines, rendered once per request (a retry sends
+ * the same), and what the framing needs to know of them.
+ */
+export interface HeaderSection {
+  /** "name: value\r\n" for every field, in order ('' for none). */
+  readonly lines: string
+  /** The lines include a Host field. */
+  readonly host: boolean
+  /** The Content-Length the lines declare, -1 when none. */
+  readonly contentLength: number
+}
+
+/** A flat [name, value, ...] list rendered as it is (no field dropped or added). */
+export function headerSection(fields: readonly string[]): HeaderSection {
+  let lines = ''
+  let host = false
+  let contentLength = -1
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!
+    const value = fields[i + 1]!
+    if (name.length === 4 && name.toLowerCase() === 'host') host = true
+    else if (name.length === 14 && name.toLowerCase() === 'content-length') contentLength = Number(value)
+    lines += `${name}: ${value}\r\n`
+  }
+  return { lines, host, contentLength }
+}
+
+/**
+ * The head of an upstream request, as one latin1 string for one socket write: request line, the header section as
+ * the exchange prepared it (validated by the request parsers on the client side), Host when the client sent
+ * none, the framing of the body, and "Connection: keep-alive".
  *
  * Framing: a Buffer body gets a Content-Length when the headers have none (a chunked client body read whole);
  * a stream without Content-Length goes chunked; a POST, PUT or PATCH without a body says "content-length: 0".
  */
-export function requestHead(method: string, path: string, headers: readonly string[], body: UpstreamBody, defaultHost: string): string {
-  let head = `${method} ${path} HTTP/1.1\r\n`
-  let host = false
-  let length = false
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i]!
-    if (name.length === 4) host ||= equalsToken(name, 'host')
-    else if (name.length === 14) length ||= equalsToken(name, 'content-length')
-    head += `${name}: ${headers[i + 1]!}\r\n`
-  }
-  if (!host) head += `host: ${defaultHost}\r\n`
-  if (!length) {
+export function requestHead(method: string, path: string, section: HeaderSection, body: UpstreamBody, defaultHost: string): string {
+  // Template strings added up: measured faster than joining an array or writing the pieces into a Buffer.
+  let head = `${method} ${path} HTTP/1.1\r\n${section.lines}`
+  if (!section.host) head += `host: ${defaultHost}\r\n`
+  if (section.contentLength < 0) {
     if (body === null) {
       if (method === 'POST' || method === 'PUT' || method === 'PATCH') head += 'content-length: 0\r\n'
     } else if (Buffer.isBuffer(body)) head += `content-length: ${body.length}\r\n`

@@ -24,7 +24,7 @@ export function stickyCookieValue(cookieName: string, req: ClientRequest): strin
 
 /** The key consistent hashing uses: "source", "uri", "header:NAME" or "cookie:NAME" (validated by the schema). */
 export function hashKeyOf(hashKey: string, req: ClientRequest): string | undefined {
-  if (hashKey === 'source') return req.socket.remoteAddress
+  if (hashKey === 'source') return req.clientIp
   if (hashKey === 'uri') return req.url
   if (hashKey.startsWith('header:')) {
     const value = req.headers[hashKey.slice(7).toLowerCase()]

@@ -24,6 +24,8 @@ export interface RequestHead {
   readonly versionMinor: number
   /** Flat [name, value, ...], latin1 strings in arrival order; names as sent, values without surrounding whitespace. */
   readonly headers: string[]
+  /** The field lines as received ("Name: value\r\n" each, whitespace kept), '' when there are none. */
+  readonly fieldLines: string
   /** -1 when absent. */
   readonly contentLength: number
   /** Transfer-Encoding: chunked. */
@@ -153,13 +155,14 @@ export class RequestParser extends MessageParser {
     return 0
   }
 
-  protected override endHead(headers: string[]): number {
+  protected override endHead(headers: string[], text: string, fieldsStart: number): number {
     this.startBody(DONE)
     const head: RequestHead = {
       method: this.method,
       target: this.target,
       versionMinor: this.versionMinor,
       headers,
+      fieldLines: text.slice(fieldsStart),
       contentLength: this.contentLength,
       chunked: this.chunked,
       keepAlive: this.persistent(),

@@ -1,5 +1,13 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import type { FrontendConfig, RouteConfig } from '../config/schema.js'
 import type { Backend } from '../runtime/backend.js'
+
+/** What routing reads of a request (a ClientRequest after checkRequestTarget). */
+export interface Routable {
+  readonly host: string | undefined
+  readonly url: string
+  readonly headers: IncomingHttpHeaders
+}
 
 interface CompiledRoute {
   /** Lower-case exact host, or undefined. */
@@ -26,14 +34,16 @@ export class Router {
     this.fallback = config.default_backend === undefined ? undefined : backends.get(config.default_backend)
   }
 
-  route(hostHeader: string | undefined, path: string, headers: NodeJS.Dict<string | string[]>): Backend | undefined {
+  /** The request's header object is only read when a route that could match has header conditions. */
+  route(req: Routable): Backend | undefined {
     if (this.routes.length === 0) return this.fallback
-    const host = hostHeader === undefined ? '' : hostWithoutPort(hostHeader)
+    const host = req.host === undefined ? '' : hostWithoutPort(req.host)
+    const path = req.url
     for (const route of this.routes) {
       if (route.host !== undefined && route.host !== host) continue
       if (route.hostSuffix !== undefined && !(host.endsWith(route.hostSuffix) && host.length > route.hostSuffix.length)) continue
       if (route.pathPrefix !== undefined && !path.startsWith(route.pathPrefix)) continue
-      if (!headersMatch(route.headers, headers)) continue
+      if (route.headers.length > 0 && !headersMatch(route.headers, req.headers)) continue
       return route.backend
     }
     return this.fallback
@@ -55,7 +65,7 @@ function compile(route: RouteConfig, backends: ReadonlyMap<string, Backend>): Co
   }
 }
 
-function headersMatch(wanted: ReadonlyArray<readonly [string, string]>, headers: NodeJS.Dict<string | string[]>): boolean {
+function headersMatch(wanted: ReadonlyArray<readonly [string, string]>, headers: IncomingHttpHeaders): boolean {
   for (const [name, value] of wanted) {
     const actual = headers[name]
     if (Array.isArray(actual) ? !actual.includes(value) : actual !== value) return false

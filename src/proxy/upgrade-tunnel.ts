@@ -350,15 +350,13 @@ export class UpgradeTunnel implements LongLivedConnection {
   }
 
   private requestHead(): string {
-    const headers = upstreamRequestHeaders(this.req.rawHeaders, {
-      clientIp: this.req.socket.remoteAddress ?? '',
+    const headers = upstreamRequestHeaders(this.req, {
+      clientIp: this.req.clientIp,
       proto: this.ctx.proto,
       requestId: this.requestId,
       upgrade: true,
     })
-    let text = `${this.req.method} ${this.req.url} HTTP/1.1\r\n`
-    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`
-    return `${text}\r\n`
+    return `${this.req.method} ${this.req.url} HTTP/1.1\r\n${headers.lines}\r\n`
   }
 
   /** Answers the client with an error (the socket closes once it is written). */

@@ -95,7 +95,9 @@ function readingInto(onRead: (chunk: Buffer) => void): net.OnReadOpts {
   return {
     buffer: READ_BUFFER,
     callback: (length: number): boolean => {
-      onRead(Buffer.from(READ_BUFFER.subarray(0, length)))
+      const chunk = Buffer.allocUnsafe(length)
+      READ_BUFFER.copy(chunk, 0, 0, length)
+      onRead(chunk)
       return true
     },
   }

@@ -1,7 +1,6 @@
 import type { Socket } from 'node:net'
 import { TLSSocket } from 'node:tls'
-import { rawHeader } from './headers.js'
-import { requestHead } from './request-head.js'
+import { requestHead, type HeaderSection } from './request-head.js'
 import { PARSE_DONE, PARSE_ERROR, PARSE_EXTRA, PARSE_MORE, PARSE_STOPPED, ResponseParser, type ResponseSink } from './response-parser.js'
 import { StreamBodyWriter, type BodyWriterOwner } from './stream-body-writer.js'
 import { openUpstream } from './upstream-connect.js'
@@ -19,10 +18,10 @@ const KEEP_ALIVE_MARGIN_MS = 1000
  * why the client is hand-written). The object is the link its handler acts through and the sink of its response
  * parser, so a request costs no closure: the socket's listeners are set once per connection.
  *
- * Timeouts use the socket's own idle timer, set once to timeouts.server: node re-arms it on every read and write,
- * so it measures the wait for the response head after the request went out, then the gaps between body bytes.
- * It does not count while the response is paused for a slow client, nor while the request body waits for the
- * client's next bytes.
+ * timeouts.server is applied by the pool's periodic sweep (check()) rather than by the socket's idle timer, which
+ * node would re-arm on every read and write: it measures the wait for the response head after the request went
+ * out, then the gaps between response bytes. It does not count while the response is paused for a slow client,
+ * nor while the request body is still being sent.
  */
 export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWriterOwner {
   private readonly pool: UpstreamPool
@@ -37,11 +36,14 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
   private paused = false
   /** The bytes of the chunk being read when the handler paused, read on resume. */
   private held: Buffer | undefined
-  /** The socket timer fired while it did not count (paused): it is set again on resume. */
-  private timerSkipped = false
+  /** Goes up on every request sent, response read, resume and body sent: the sweep sees the server move. */
+  private activity = 0
+  /** The activity the sweep saw last, and since when it has not changed (ms, the sweep's clock). */
+  private seenActivity = -1
+  private quietSince = 0
   private body: StreamBodyWriter | undefined
   /** The first request, kept while the connection opens. */
-  private pending: { method: string; path: string; headers: readonly string[]; body: UpstreamBody } | undefined
+  private pending: { method: string; path: string; headers: HeaderSection; body: UpstreamBody } | undefined
   /** When the connection last went idle (epoch ms), and how long it may stay idle. */
   private idleSince = 0
   private keepAliveMs = IDLE_TIMEOUT_MS
@@ -51,16 +53,17 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
   }
 
   /** Opens the connection for its first request. */
-  open(handler: UpstreamHandler, method: string, path: string, headers: readonly string[], body: UpstreamBody): void {
+  open(handler: UpstreamHandler, method: string, path: string, headers: HeaderSection, body: UpstreamBody): void {
     this.handler = handler
     this.pending = { method, path, headers, body }
     this.socket = openUpstream(this.pool.target, this.onOpen, this.onOpenFailed, { session: this.pool.tlsSession, onRead: this.onSocketData })
   }
 
   /** Sends a request on this (open, idle) connection. */
-  send(handler: UpstreamHandler, method: string, path: string, headers: readonly string[], body: UpstreamBody): void {
+  send(handler: UpstreamHandler, method: string, path: string, headers: HeaderSection, body: UpstreamBody): void {
     const socket = this.socket!
     this.handler = handler
+    this.activity++
     this.received = false
     this.parser.start(method === 'HEAD')
     handler.onConnect(this)
@@ -75,8 +78,7 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
       socket.uncork()
     } else {
       socket.write(head, 'latin1')
-      const length = rawHeader(headers, 'content-length')
-      this.body = new StreamBodyWriter(this, socket, body, length === undefined ? -1 : Number(length))
+      this.body = new StreamBodyWriter(this, socket, body, headers.contentLength)
     }
   }
 
@@ -109,10 +111,7 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
   resume(handler: UpstreamHandler): void {
     if (handler !== this.handler || !this.paused) return
     this.paused = false
-    if (this.timerSkipped) {
-      this.timerSkipped = false
-      this.socket!.setTimeout(this.pool.serverTimeout)
-    }
+    this.activity++
     const held = this.held
     this.held = undefined
     if (held !== undefined) this.onSocketData(held)
@@ -138,6 +137,7 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
 
   bodySent(): void {
     this.body = undefined
+    this.activity++
   }
 
   bodyFailed(err: Error): void {
@@ -152,11 +152,9 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
     if (this.dead || pending === undefined) return void socket.destroy()
     this.pending = undefined
     this.socket = socket
-    socket.setTimeout(this.pool.serverTimeout)
     socket.on('end', this.onSocketEnd)
     socket.on('close', this.onSocketEnd)
     socket.on('error', this.onSocketError)
-    socket.on('timeout', this.onSocketTimeout)
     if (socket instanceof TLSSocket) socket.on('session', this.onTlsSession)
     this.send(this.handler!, pending.method, pending.path, pending.headers, pending.body)
   }
@@ -175,6 +173,7 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
       return this.destroy()
     }
     this.received = true
+    this.activity++
     const result = this.parser.execute(chunk)
     if (result === PARSE_MORE) return
     if (result === PARSE_DONE || result === PARSE_EXTRA) return this.complete(result === PARSE_DONE)
@@ -200,13 +199,19 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
     this.fail(this.received ? new UpstreamError('UPSTREAM_TRUNCATED', `the response was cut: ${err.message}`) : err)
   }
 
-  private readonly onSocketTimeout = (): void => {
-    if (this.handler === undefined) return
-    if (this.paused || (this.body !== undefined && !this.body.blocked)) {
-      // Waiting for our client, not for the server.
-      this.timerSkipped = this.paused
+  /**
+   * The pool's sweep (every quarter of timeouts.server at most): a request whose server has not moved for
+   * `timeoutMs` fails with a timeout. A paused response, or a request body still going out, waits for the client,
+   * not for the server: the time does not count.
+   */
+  check(now: number, timeoutMs: number): void {
+    if (this.handler === undefined || this.pending !== undefined) return
+    if (this.activity !== this.seenActivity || this.paused || (this.body !== undefined && !this.body.blocked)) {
+      this.seenActivity = this.activity
+      this.quietSince = now
       return
     }
+    if (now - this.quietSince < timeoutMs) return
     this.fail(
       this.parser.headComplete
         ? new UpstreamError('UPSTREAM_BODY_TIMEOUT', 'no response byte within timeouts.server')

@@ -14,6 +14,7 @@ import type { UpstreamTlsConfig } from '../config/schema.js'
 import type { UpstreamTarget } from './upstream-connect.js'
 import { UpstreamConnection } from './upstream-connection.js'
 import { UpstreamError } from './upstream-error.js'
+import type { HeaderSection } from './request-head.js'
 import type { UpstreamBody, UpstreamHandler } from './upstream-handler.js'
 
 export interface UpstreamPoolOptions {
@@ -31,12 +32,17 @@ interface WaitingRequest {
   readonly handler: UpstreamHandler
   readonly method: string
   readonly path: string
-  readonly headers: readonly string[]
+  readonly headers: HeaderSection
   readonly body: UpstreamBody
 }
 
-/** How often idle connections past their keep-alive time are closed (a request never takes one anyway). */
-const SWEEP_INTERVAL_MS = 1000
+/**
+ * How often the sweep runs: it closes idle connections past their keep-alive time (a request never takes one
+ * anyway) and applies timeouts.server to busy ones, late by an eighth of it at most (and 1 s).
+ */
+function sweepInterval(serverTimeout: number): number {
+  return Math.max(20, Math.min(1000, Math.floor(serverTimeout / 8)))
+}
 
 export class UpstreamPool {
   readonly target: UpstreamTarget
@@ -49,6 +55,8 @@ export class UpstreamPool {
   /** Idle connections, the most recently used last (taken first: it is the least likely to be closed by now). */
   private readonly idle: UpstreamConnection[] = []
   private connections = 0
+  /** Every connection open or opening (the sweep applies timeouts.server to the busy ones). */
+  private readonly all = new Set<UpstreamConnection>()
   private readonly waiting: WaitingRequest[] = []
   private closed = false
   private closeWaiters: (() => void)[] = []
@@ -67,10 +75,10 @@ export class UpstreamPool {
   }
 
   /**
-   * Sends a request; the handler hears of it from onConnect on. `headers` is a flat [name, value, ...] list, Host
-   * included (the server's address is sent when it is missing).
+   * Sends a request; the handler hears of it from onConnect on. `headers` is the header section, Host included
+   * (the server's address is sent when it is missing).
    */
-  request(method: string, path: string, headers: readonly string[], body: UpstreamBody, handler: UpstreamHandler): void {
+  request(method: string, path: string, headers: HeaderSection, body: UpstreamBody, handler: UpstreamHandler): void {
     if (this.closed) return handler.onError(new UpstreamError('UPSTREAM_POOL_CLOSED', 'the server was removed'))
     const connection = this.takeIdle()
     if (connection !== undefined) return connection.send(handler, method, path, headers, body)
@@ -100,6 +108,7 @@ export class UpstreamPool {
   /** A connection closed (called once for each). */
   forget(connection: UpstreamConnection): void {
     this.connections--
+    this.all.delete(connection)
     const at = this.idle.lastIndexOf(connection)
     if (at >= 0) this.idle.splice(at, 1)
     const next = this.waiting.shift()
@@ -119,10 +128,12 @@ export class UpstreamPool {
   private open(): UpstreamConnection {
     this.connections++
     if (this.sweeper === undefined) {
-      this.sweeper = setInterval(this.sweep, SWEEP_INTERVAL_MS)
+      this.sweeper = setInterval(this.sweep, sweepInterval(this.serverTimeout))
       this.sweeper.unref()
     }
-    return new UpstreamConnection(this)
+    const connection = new UpstreamConnection(this)
+    this.all.add(connection)
+    return connection
   }
 
   private takeIdle(): UpstreamConnection | undefined {
@@ -141,5 +152,6 @@ export class UpstreamPool {
       const connection = this.idle[i]
       if (connection !== undefined && !connection.usable(now)) connection.destroy()
     }
+    for (const connection of this.all) connection.check(now, this.serverTimeout)
   }
 }

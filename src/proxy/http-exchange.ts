@@ -9,7 +9,7 @@ import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
 import type { HeaderSection } from './request-head.js'
 import { chooseRelease, type ReleaseChoice } from './release-choice.js'
 import { hashKeyOf, stickyCookieValue } from './request-keys.js'
-import { BodyTooLargeError, readRequestBody, type RequestBody } from './request-body.js'
+import { BodyTooLargeError, NO_BODY, readRequestBody, type RequestBody } from './request-body.js'
 import type { FrontendContext } from './frontend-context.js'
 import { failureReason } from './upstream-connect.js'
 import type { UpstreamErrorCode } from './upstream-error.js'
@@ -43,7 +43,7 @@ export class HttpExchange implements UpstreamHandler, QueueWaiter {
   private readonly requestId: string
   private readonly started: number
 
-  private body: RequestBody = { kind: 'none' }
+  private body: RequestBody = NO_BODY
   private headers: HeaderSection = NO_HEADERS
   private server: Server | undefined
   /** The server of the latest attempt (kept for the access log). */

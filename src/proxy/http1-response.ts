@@ -60,9 +60,10 @@ export class Http1Response implements ClientResponse {
   private ended = false
   private tickScheduled = false
   private closed = false
-  // Listeners of 'close' (every exchange has one) and 'drain' (once, after a write the socket did not take at
-  // once). Two fields rather than an EventEmitter: one is made for every request.
-  private closeListeners: (() => void)[] | undefined
+  // Listeners of 'close' (every exchange has one: it gets a field of its own) and 'drain' (once, after a write
+  // the socket did not take at once). Fields rather than an EventEmitter: a response is made for every request.
+  private closeListener: (() => void) | undefined
+  private moreCloseListeners: (() => void)[] | undefined
   private drainListeners: (() => void)[] | undefined
 
   constructor(req: Http1Request, owner: ResponseOwner) {
@@ -71,7 +72,9 @@ export class Http1Response implements ClientResponse {
   }
 
   on(event: 'close', listener: () => void): this {
-    if (event === 'close') (this.closeListeners ??= []).push(listener)
+    if (event !== 'close') return this
+    if (this.closeListener === undefined) this.closeListener = listener
+    else (this.moreCloseListeners ??= []).push(listener)
     return this
   }
 
@@ -91,10 +94,12 @@ export class Http1Response implements ClientResponse {
   }
 
   private emitClose(): void {
-    const listeners = this.closeListeners
-    if (listeners === undefined) return
-    this.closeListeners = undefined
-    for (const listener of listeners) listener()
+    const first = this.closeListener
+    const more = this.moreCloseListeners
+    this.closeListener = undefined
+    this.moreCloseListeners = undefined
+    first?.()
+    if (more !== undefined) for (const listener of more) listener()
   }
 
   writeHead(statusCode: number, reasonOrHeaders?: string | OutgoingHttpHeaders | string[], maybeHeaders?: OutgoingHttpHeaders | string[]): this {

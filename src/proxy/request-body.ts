@@ -13,7 +13,8 @@ export type RequestBody =
   | { readonly kind: 'too-large' }
   | { readonly kind: 'aborted' }
 
-const NONE: RequestBody = { kind: 'none' }
+/** A request without a body (shared: the value is never changed). */
+export const NO_BODY: RequestBody = { kind: 'none' }
 const TOO_LARGE: RequestBody = { kind: 'too-large' }
 const ABORTED: RequestBody = { kind: 'aborted' }
 
@@ -22,7 +23,7 @@ const ABORTED: RequestBody = { kind: 'aborted' }
  * refused at once, a chunked body that grows past it fails the stream (the caller answers 413).
  */
 export function readRequestBody(request: ClientRequest, retryBuffer: number, maxBody: number): Promise<RequestBody> | RequestBody {
-  if (!request.hasBody) return NONE
+  if (!request.hasBody) return NO_BODY
   const req = bodyOf(request)
   const declared = request.contentLength
   if (maxBody > 0 && declared > maxBody) return TOO_LARGE

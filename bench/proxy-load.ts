@@ -14,6 +14,8 @@ export interface LoadResult {
   readonly p99: number
   /** Connection errors, timeouts and non-2xx answers. */
   readonly errors: number
+  /** CPU time per request of the target's processes in microseconds (bench/proxy-cpu.ts), when measured. */
+  readonly cpuUs?: number | undefined
 }
 
 export interface LoadSpec {

@@ -39,6 +39,10 @@ export function fmtMs(ms: number): string {
   return ms < 1 ? `${ms.toFixed(3)} ms` : ms < 10 ? `${ms.toFixed(2)} ms` : `${ms.toFixed(1)} ms`
 }
 
+export function fmtUs(us: number): string {
+  return Number.isFinite(us) ? `${us.toFixed(1)} us` : '-'
+}
+
 export function fmtRatio(x: number): string {
   return Number.isFinite(x) ? `${x.toFixed(2)}x` : '-'
 }
@@ -56,16 +60,22 @@ export function table(head: readonly string[], body: readonly (readonly string[]
 }
 
 /**
- * The table of one load scenario: medians over the rounds and the ratios to the reference. The last column shows
- * the spread of the throughput ratio over the rounds: how far the machine's noise moved it.
+ * The table of one load scenario: medians over the rounds and the ratios to the reference. The column after the
+ * ratios shows the spread of the throughput ratio over the rounds: how far the machine's noise moved it. Where
+ * CPU time was measured, the last two columns give it per request (the target's processes only; for `direct`,
+ * the backend's) and its ratio.
  */
 export function loadTable(rounds: Rounds, targets: readonly string[], reference: string | undefined): string {
   const ref = reference === undefined ? '-' : reference
+  const withCpu = [...rounds.values()].some((results) => results.some((r) => r.cpuUs !== undefined))
   const head = ['target', 'requests/s', 'p50', 'p99', 'errors', `req/s vs ${ref}`, `p50 vs ${ref}`, `p99 vs ${ref}`, 'req/s ratio, rounds']
+  if (withCpu) head.push('CPU/request', `CPU vs ${ref}`)
   const body = targets.map((t) => {
     const results = rounds.get(t) ?? []
     const ratio = (pick: (r: LoadResult) => number): string => (reference === undefined ? '-' : fmtRatio(medianRatio(rounds, t, reference, pick)))
     const spread = reference === undefined ? [] : roundRatios(rounds, t, reference, (r) => r.rps)
+    const cpu = (r: LoadResult): number => r.cpuUs ?? NaN
+    const cpuCells = withCpu ? [fmtUs(median(results.map(cpu))), ratio(cpu)] : []
     return [
       t,
       fmtCount(median(results.map((r) => r.rps))),
@@ -76,6 +86,7 @@ export function loadTable(rounds: Rounds, targets: readonly string[], reference:
       ratio((r) => r.p50),
       ratio((r) => r.p99),
       spread.length === 0 ? '-' : `${Math.min(...spread).toFixed(2)}-${Math.max(...spread).toFixed(2)}`,
+      ...cpuCells,
     ]
   })
   return table(head, body)

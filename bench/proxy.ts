@@ -20,6 +20,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startBackend, type Backend } from './proxy-backend.js'
 import { startHaproxy } from './proxy-haproxy.js'
+import { cpuMs } from './proxy-cpu.js'
 import { hasAutocannon, runFixedRate, runSaturation, type FixedRateTool, type LoadResult, type LoadSpec, type SaturationTool } from './proxy-load.js'
 import { idleMemory, memoryTable, type MemoryRow } from './proxy-memory.js'
 import { startNginxProxy } from './proxy-nginx.js'
@@ -105,7 +106,12 @@ async function interleaved(targets: readonly Target[], label: string, run: (t: T
   for (let r = 0; r < ROUNDS; r++) {
     for (let k = 0; k < targets.length; k++) {
       const t = targets[(r + k) % targets.length]!
-      const result = await run(t, DURATION_S)
+      const before = cpuMs(t.proc.pid)
+      const measured = await run(t, DURATION_S)
+      const after = cpuMs(t.proc.pid)
+      const requests = measured.rps * DURATION_S
+      const cpuUs = before === undefined || after === undefined || requests <= 0 ? undefined : ((after - before) * 1000) / requests
+      const result = { ...measured, cpuUs }
       results.get(t.name)!.push(result)
       progress(`  ${label} round ${r + 1}/${ROUNDS}: ${t.name.padEnd(10)} ${Math.round(result.rps).toString().padStart(7)} req/s  p50 ${result.p50.toFixed(3)} ms  p99 ${result.p99.toFixed(3)} ms${result.errors > 0 ? `  errors ${result.errors}` : ''}`)
     }

@@ -7,7 +7,7 @@ import { classify } from '../src/proxy/http-exchange.js'
 import { BodyTooLargeError } from '../src/proxy/request-body.js'
 import type { UpstreamBody, UpstreamHandler, UpstreamLink } from '../src/proxy/upstream-handler.js'
 import { UpstreamPool } from '../src/proxy/upstream-pool.js'
-import { headerSection } from '../src/proxy/request-head.js'
+import type { HeaderSection } from '../src/proxy/request-head.js'
 import { cleanups } from './helpers/cleanup.js'
 import { waitFor, within } from './helpers/wait.js'
 
@@ -133,6 +133,21 @@ class Recorder implements UpstreamHandler {
   get body(): string {
     return Buffer.concat(this.chunks).toString('latin1')
   }
+}
+
+/** A flat [name, value, ...] list as the header section of a request (no field dropped or added). */
+function headerSection(fields: readonly string[]): HeaderSection {
+  let lines = ''
+  let host = false
+  let contentLength = -1
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!
+    const value = fields[i + 1]!
+    if (name.length === 4 && name.toLowerCase() === 'host') host = true
+    else if (name.length === 14 && name.toLowerCase() === 'content-length') contentLength = Number(value)
+    lines += `${name}: ${value}\r\n`
+  }
+  return { lines, host, contentLength }
 }
 
 interface PoolOptions {

@@ -1,7 +1,8 @@
 /**
  * Header rewriting between client and server (RFC 9110 section 7.6.1): hop-by-hop headers, and every header
  * named in Connection, never cross the balancer; X-Forwarded-For/-Proto/-Host and X-Request-Id are set.
- * Headers are handled as flat [name, value, name, value, ...] arrays so duplicates keep their order.
+ * Headers are read as flat [name, value, name, value, ...] arrays so duplicates keep their order; the upstream
+ * request's come out rendered (a HeaderSection), the client response's as a filtered array.
  */
 import { equalsToken } from './header-token.js'
 import type { HeaderSection } from './request-head.js'

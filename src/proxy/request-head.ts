@@ -13,21 +13,6 @@ export interface HeaderSection {
   readonly contentLength: number
 }
 
-/** A flat [name, value, ...] list rendered as it is (no field dropped or added). */
-export function headerSection(fields: readonly string[]): HeaderSection {
-  let lines = ''
-  let host = false
-  let contentLength = -1
-  for (let i = 0; i < fields.length; i += 2) {
-    const name = fields[i]!
-    const value = fields[i + 1]!
-    if (name.length === 4 && name.toLowerCase() === 'host') host = true
-    else if (name.length === 14 && name.toLowerCase() === 'content-length') contentLength = Number(value)
-    lines += `${name}: ${value}\r\n`
-  }
-  return { lines, host, contentLength }
-}
-
 /**
  * The head of an upstream request, as one latin1 string for one socket write: request line, the header section as
  * the exchange prepared it (validated by the request parsers on the client side), Host when the client sent

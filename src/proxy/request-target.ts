@@ -13,9 +13,9 @@ const ABSOLUTE_FORM = /^https?:\/\/[^/?#@\\]+(?:[/?]|$)/i
 /**
  * Checks the request target and Host header that the request parsers let through but a proxy must refuse
  * (RFC 9112 sections 3.2 and 3.2.4), turns an absolute-form target into origin form for the server, and sets
- * `req.host` (what routing reads). Returns the reason for a 400, or undefined when the request may go on. The version and the framing are checked
- * before: by RequestParser for HTTP/1.x (only 1.0 and 1.1, a single "chunked" and never in 1.0), by node's HTTP/2
- * server for HTTP/2 (which has no Transfer-Encoding).
+ * `req.host` (what routing and header rewriting read). Returns the reason for a 400, or undefined when the request
+ * may go on. The version and the framing are checked before: by RequestParser for HTTP/1.x (only 1.0 and 1.1, a
+ * single "chunked" and never in 1.0), by node's HTTP/2 server for HTTP/2 (which has no Transfer-Encoding).
  */
 export function checkRequestTarget(req: ClientRequest): string | undefined {
   const url = req.url ?? ''

@@ -152,7 +152,8 @@ export class HttpFrontend implements FrontendContext, Frontend, Http1Host {
   private startSweeper(): void {
     if (this.sweeper !== undefined) return
     const t = this.config.timeouts
-    // A timeout is applied up to a quarter of itself late (100 ms at least, a second at most).
+    // Every quarter of the shortest timeout (100 ms to 1 s): the head and keep-alive timeouts apply up to one sweep
+    // late, the client timeout (seen as progress between sweeps) up to two.
     const every = Math.max(100, Math.min(1000, Math.floor(Math.min(t.client, t.http_request, t.keep_alive) / 4)))
     this.sweeper = setInterval(() => {
       const now = performance.now()

@@ -200,7 +200,7 @@ export class UpstreamConnection implements UpstreamLink, ResponseSink, BodyWrite
   }
 
   /**
-   * The pool's sweep (every quarter of timeouts.server at most): a request whose server has not moved for
+   * The pool's sweep (every eighth of timeouts.server, 1 s at most): a request whose server has not moved for
    * `timeoutMs` fails with a timeout. A paused response, or a request body still going out, waits for the client,
    * not for the server: the time does not count.
    */

@@ -38,7 +38,8 @@ interface WaitingRequest {
 
 /**
  * How often the sweep runs: it closes idle connections past their keep-alive time (a request never takes one
- * anyway) and applies timeouts.server to busy ones, late by an eighth of it at most (and 1 s).
+ * anyway) and applies timeouts.server to busy ones: every eighth of it (20 ms to 1 s), so a timeout applies up to
+ * two sweeps late (progress is seen from one sweep to the next).
  */
 function sweepInterval(serverTimeout: number): number {
   return Math.max(20, Math.min(1000, Math.floor(serverTimeout / 8)))

@@ -48,7 +48,7 @@ const EMPTY = Buffer.alloc(0)
  * only built when asked for, and a small response leaves in one write.
  *
  * Requests are answered one at a time, in order: a pipelined request is read only once the answer before it is
- * out (HAProxy does the same), so a client cannot make the balancer hold more than one read's worth of requests.
+ * out (HAProxy does the same), so a client cannot make the balancer hold more than a read or two of requests.
  * The socket is paused only when bytes arrive while parsing waits (a pipelining client, a body nobody reads yet):
  * a client that sends one request and waits for its answer costs no pause and resume per request.
  *

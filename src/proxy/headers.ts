@@ -78,10 +78,10 @@ export interface ForwardedRequest {
 }
 
 /**
- * Whether a field name is one the balancer drops or replaces on the way to servers: the hop-by-hop ones, Expect
- * and the forwarding fields. Compared by length first, without a lower-case copy.
+ * Whether a field name is one the balancer replaces with its own on the way to servers: Expect (it answers
+ * 100-continue itself) and the forwarding fields. Compared by length first, without a lower-case copy.
  */
-function isRewritten(name: string): boolean {
+function isForwardingField(name: string): boolean {
   switch (name.length) {
     case 6:
       return equalsToken(name, 'expect')
@@ -92,12 +92,17 @@ function isRewritten(name: string): boolean {
     case 15:
       return equalsToken(name, 'x-forwarded-for')
     case 16:
-      return equalsToken(name, 'x-forwarded-host') || equalsToken(name, 'proxy-connection')
+      return equalsToken(name, 'x-forwarded-host')
     case 17:
-      return equalsToken(name, 'x-forwarded-proto') || equalsToken(name, 'transfer-encoding')
+      return equalsToken(name, 'x-forwarded-proto')
     default:
-      return isHopByHop(name)
+      return false
   }
+}
+
+/** Whether a field does not pass to servers as it came: a hop-by-hop one or one the balancer replaces. */
+function isRewritten(name: string): boolean {
+  return isHopByHop(name) || isForwardingField(name)
 }
 
 function anyRewritten(raw: readonly string[]): boolean {

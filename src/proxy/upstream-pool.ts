@@ -55,7 +55,6 @@ export class UpstreamPool {
   private readonly maxConnections: number
   /** Idle connections, the most recently used last (taken first: it is the least likely to be closed by now). */
   private readonly idle: UpstreamConnection[] = []
-  private connections = 0
   /** Every connection open or opening (the sweep applies timeouts.server to the busy ones). */
   private readonly all = new Set<UpstreamConnection>()
   private readonly waiting: WaitingRequest[] = []
@@ -72,7 +71,7 @@ export class UpstreamPool {
 
   /** Connections open or opening. */
   get size(): number {
-    return this.connections
+    return this.all.size
   }
 
   /**
@@ -83,7 +82,7 @@ export class UpstreamPool {
     if (this.closed) return handler.onError(new UpstreamError('UPSTREAM_POOL_CLOSED', 'the server was removed'))
     const connection = this.takeIdle()
     if (connection !== undefined) return connection.send(handler, method, path, headers, body)
-    if (this.maxConnections > 0 && this.connections >= this.maxConnections) {
+    if (this.maxConnections > 0 && this.all.size >= this.maxConnections) {
       this.waiting.push({ handler, method, path, headers, body })
       return
     }
@@ -94,7 +93,7 @@ export class UpstreamPool {
   close(): Promise<void> {
     this.closed = true
     for (const connection of [...this.idle]) connection.destroy()
-    if (this.connections === 0) return Promise.resolve()
+    if (this.all.size === 0) return Promise.resolve()
     return new Promise((resolve) => this.closeWaiters.push(resolve))
   }
 
@@ -108,7 +107,6 @@ export class UpstreamPool {
 
   /** A connection closed (called once for each). */
   forget(connection: UpstreamConnection): void {
-    this.connections--
     this.all.delete(connection)
     const at = this.idle.lastIndexOf(connection)
     if (at >= 0) this.idle.splice(at, 1)
@@ -117,7 +115,7 @@ export class UpstreamPool {
       this.open().open(next.handler, next.method, next.path, next.headers, next.body)
       return
     }
-    if (this.connections > 0) return
+    if (this.all.size > 0) return
     clearInterval(this.sweeper)
     this.sweeper = undefined
     if (!this.closed) return
@@ -127,7 +125,6 @@ export class UpstreamPool {
   }
 
   private open(): UpstreamConnection {
-    this.connections++
     if (this.sweeper === undefined) {
       this.sweeper = setInterval(this.sweep, sweepInterval(this.serverTimeout))
       this.sweeper.unref()
